@@ -1,0 +1,3 @@
+//! hyp-arm for QEMU virt.
+#![no_std]
+#![no_main]

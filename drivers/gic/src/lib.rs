@@ -1,0 +1,2 @@
+//! Arm GICv2 and GICv3: the physical distributor, redistributors, CPU interface and hypervisor interface.
+#![no_std]

@@ -1,0 +1,2 @@
+//! Arm PrimeCell PL011 UART.
+#![no_std]

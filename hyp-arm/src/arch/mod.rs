@@ -1,0 +1,1 @@
+//! AArch64 hardware access: entry, vectors, EL2 system registers, context switch.

@@ -1,0 +1,1 @@
+//! Domains: the guest device tree builder and the guest boot layout (pure, host-testable).

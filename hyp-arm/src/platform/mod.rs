@@ -1,0 +1,1 @@
+//! Host device tree parsed into a plain `Platform` value (pure, host-testable).

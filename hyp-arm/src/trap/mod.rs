@@ -1,0 +1,1 @@
+//! Trap decoding and handling: exception classes, hypercalls (SMCCC, PSCI), data aborts.

@@ -1,0 +1,1 @@
+//! The virtual GIC: distributor/redistributor emulation and list-register management (pure state machine).

@@ -1,0 +1,1 @@
+//! Runner for whole-system tests: boots QEMU and waits for console output.
