@@ -1,0 +1,66 @@
+//! Physical side effects on hardware-mapped interrupts: the vGIC decides, the caller acts.
+#![forbid(unsafe_code)]
+
+use super::state::Trigger;
+
+/// A physical interrupt the guest owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhysicalInterrupt {
+    /// A PPI, banked per physical CPU: the copy of the physical CPU that runs `vcpu`.
+    Private { vcpu: usize, intid: u32 },
+    /// An SPI.
+    Shared { intid: u32 },
+}
+
+impl PhysicalInterrupt {
+    /// The physical interrupt behind `intid` in the bank of `vcpu`.
+    pub(crate) fn new(bank_vcpu: usize, intid: u32) -> Self {
+        if intid < super::PRIVATE_INTERRUPTS {
+            Self::Private {
+                vcpu: bank_vcpu,
+                intid,
+            }
+        } else {
+            Self::Shared { intid }
+        }
+    }
+
+    pub fn intid(self) -> u32 {
+        match self {
+            Self::Private { intid, .. } | Self::Shared { intid } => intid,
+        }
+    }
+}
+
+/// What the physical GIC must do when the guest programs an interrupt it owns (hardware-mapped:
+/// `VgicConfig::owned_spis` and `hardware_ppis`). The caller implements it over the GIC driver;
+/// each call names an interrupt the domain owns, never another.
+pub trait PhysicalGicEffects {
+    /// GICD_ISENABLER / GICD_ICENABLER.
+    fn set_enabled(&mut self, interrupt: PhysicalInterrupt, enabled: bool);
+    /// GICD_IPRIORITYR, as the guest wrote it; the caller may rebase it below the hypervisor's
+    /// own interrupts.
+    fn set_priority(&mut self, interrupt: PhysicalInterrupt, priority: u8);
+    /// GICD_ICFGR (SPIs only: hardware PPIs keep their physical configuration).
+    fn set_trigger(&mut self, interrupt: PhysicalInterrupt, trigger: Trigger);
+    /// Route the SPI to the physical CPU that runs `vcpu`.
+    fn route_spi(&mut self, intid: u32, vcpu: usize);
+    /// GICD_ISPENDR / GICD_ICPENDR.
+    fn set_pending(&mut self, interrupt: PhysicalInterrupt, pending: bool);
+    /// GICD_ISACTIVER / GICD_ICACTIVER; also a deactivation when the guest withdraws an
+    /// interrupt the hypervisor acknowledged but the guest never saw.
+    fn set_active(&mut self, interrupt: PhysicalInterrupt, active: bool);
+}
+
+/// Effects that do nothing, for a domain with no hardware-mapped interrupts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPhysicalEffects;
+
+impl PhysicalGicEffects for NoPhysicalEffects {
+    fn set_enabled(&mut self, _interrupt: PhysicalInterrupt, _enabled: bool) {}
+    fn set_priority(&mut self, _interrupt: PhysicalInterrupt, _priority: u8) {}
+    fn set_trigger(&mut self, _interrupt: PhysicalInterrupt, _trigger: Trigger) {}
+    fn route_spi(&mut self, _intid: u32, _vcpu: usize) {}
+    fn set_pending(&mut self, _interrupt: PhysicalInterrupt, _pending: bool) {}
+    fn set_active(&mut self, _interrupt: PhysicalInterrupt, _active: bool) {}
+}
