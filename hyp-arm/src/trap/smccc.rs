@@ -1,0 +1,151 @@
+//! SMCCC calls a guest makes with HVC (or a trapped SMC): PSCI 1.1 and the SMCCC architecture
+//! calls, decoded from x0-x3 into a `Call` (Arm DEN0028 SMCCC, DEN0022 PSCI).
+#![forbid(unsafe_code)]
+
+/// PSCI and SMCCC function identifiers (DEN0022D table 5; SMC64 variants where both exist).
+pub mod function {
+    pub const PSCI_VERSION: u32 = 0x8400_0000;
+    pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
+    pub const CPU_SUSPEND_64: u32 = 0xc400_0001;
+    pub const CPU_OFF: u32 = 0x8400_0002;
+    pub const CPU_ON_32: u32 = 0x8400_0003;
+    pub const CPU_ON_64: u32 = 0xc400_0003;
+    pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
+    pub const AFFINITY_INFO_64: u32 = 0xc400_0004;
+    pub const MIGRATE_INFO_TYPE: u32 = 0x8400_0006;
+    pub const SYSTEM_OFF: u32 = 0x8400_0008;
+    pub const SYSTEM_RESET: u32 = 0x8400_0009;
+    pub const PSCI_FEATURES: u32 = 0x8400_000a;
+    pub const SMCCC_VERSION: u32 = 0x8000_0000;
+    pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
+}
+
+/// PSCI return codes (DEN0022D 5.2.2), as the 64-bit value placed in x0.
+pub mod status {
+    pub const SUCCESS: u64 = 0;
+    pub const NOT_SUPPORTED: u64 = -1i64 as u64;
+    pub const INVALID_PARAMETERS: u64 = -2i64 as u64;
+    pub const DENIED: u64 = -3i64 as u64;
+    pub const ALREADY_ON: u64 = -4i64 as u64;
+    pub const ON_PENDING: u64 = -5i64 as u64;
+    pub const INTERNAL_FAILURE: u64 = -6i64 as u64;
+}
+
+/// PSCI 1.1, as returned by PSCI_VERSION (major in [31:16], minor in [15:0]).
+pub const PSCI_VERSION_1_1: u64 = 0x0001_0001;
+/// SMCCC 1.1, as returned by SMCCC_VERSION.
+pub const SMCCC_VERSION_1_1: u64 = 0x0001_0001;
+
+/// AFFINITY_INFO answers.
+pub mod affinity_state {
+    pub const ON: u64 = 0;
+    pub const OFF: u64 = 1;
+    pub const ON_PENDING: u64 = 2;
+}
+
+/// MIGRATE_INFO_TYPE: "Trusted OS is not present or does not require migration".
+pub const MIGRATE_NOT_REQUIRED: u64 = 2;
+
+/// A decoded SMCCC call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    PsciVersion,
+    CpuSuspend { power_state: u64, entry_point: u64, context: u64 },
+    CpuOff,
+    CpuOn { target_mpidr: u64, entry_point: u64, context: u64 },
+    AffinityInfo { target_mpidr: u64, lowest_level: u64 },
+    MigrateInfoType,
+    SystemOff,
+    SystemReset,
+    PsciFeatures { function_id: u32 },
+    SmcccVersion,
+    SmcccArchFeatures { function_id: u32 },
+    /// Anything else: answered with NOT_SUPPORTED.
+    Unknown { function_id: u32 },
+}
+
+impl Call {
+    /// Decodes the call in x0 with its arguments in x1-x3. SMC32 calls only use the low 32 bits
+    /// of each argument (SMCCC 2.6), so those are truncated here.
+    pub fn decode(x0: u64, x1: u64, x2: u64, x3: u64) -> Call {
+        let function_id = x0 as u32;
+        let is_64 = function_id & (1 << 30) != 0;
+        let argument = |value: u64| if is_64 { value } else { value & 0xffff_ffff };
+        let (a1, a2, a3) = (argument(x1), argument(x2), argument(x3));
+        use function::*;
+        match function_id {
+            PSCI_VERSION => Call::PsciVersion,
+            CPU_SUSPEND_32 | CPU_SUSPEND_64 => {
+                Call::CpuSuspend { power_state: a1, entry_point: a2, context: a3 }
+            }
+            CPU_OFF => Call::CpuOff,
+            CPU_ON_32 | CPU_ON_64 => Call::CpuOn { target_mpidr: a1, entry_point: a2, context: a3 },
+            AFFINITY_INFO_32 | AFFINITY_INFO_64 => {
+                Call::AffinityInfo { target_mpidr: a1, lowest_level: a2 }
+            }
+            MIGRATE_INFO_TYPE => Call::MigrateInfoType,
+            SYSTEM_OFF => Call::SystemOff,
+            SYSTEM_RESET => Call::SystemReset,
+            PSCI_FEATURES => Call::PsciFeatures { function_id: a1 as u32 },
+            SMCCC_VERSION => Call::SmcccVersion,
+            SMCCC_ARCH_FEATURES => Call::SmcccArchFeatures { function_id: a1 as u32 },
+            _ => Call::Unknown { function_id },
+        }
+    }
+}
+
+/// PSCI_FEATURES: which function IDs this implementation supports (0 = supported with no
+/// optional features; for CPU_SUSPEND 0 also means the original power_state format).
+pub fn psci_features(function_id: u32) -> u64 {
+    use function::*;
+    match function_id {
+        PSCI_VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64
+        | AFFINITY_INFO_32 | AFFINITY_INFO_64 | MIGRATE_INFO_TYPE | SYSTEM_OFF | SYSTEM_RESET
+        | PSCI_FEATURES | SMCCC_VERSION => status::SUCCESS,
+        _ => status::NOT_SUPPORTED,
+    }
+}
+
+/// The vCPU index a guest MPIDR names: guests see Aff0 = vCPU index and every higher affinity
+/// level zero. Anything else names no vCPU.
+pub fn vcpu_of_mpidr(mpidr: u64, vcpu_count: usize) -> Option<usize> {
+    let affinity = mpidr & 0xff_00ff_ffff;
+    let index = (affinity & 0xff) as usize;
+    (affinity >> 8 == 0 && index < vcpu_count).then_some(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_psci_calls_and_truncates_smc32_arguments() {
+        assert_eq!(Call::decode(0x8400_0000, 0, 0, 0), Call::PsciVersion);
+        assert_eq!(
+            Call::decode(0xc400_0003, 2, 0x4008_0000, 0x1234),
+            Call::CpuOn { target_mpidr: 2, entry_point: 0x4008_0000, context: 0x1234 }
+        );
+        assert_eq!(
+            Call::decode(0x8400_0003, 0xffff_ffff_0000_0001, 0x1_4008_0000, 7),
+            Call::CpuOn { target_mpidr: 1, entry_point: 0x4008_0000, context: 7 }
+        );
+        assert_eq!(Call::decode(0x8400_0009, 0, 0, 0), Call::SystemReset);
+        assert_eq!(Call::decode(0xc600_ffff, 0, 0, 0), Call::Unknown { function_id: 0xc600_ffff });
+        // The upper half of x0 is ignored: the function ID is W0.
+        assert_eq!(Call::decode(0xdead_0000_8400_0008, 0, 0, 0), Call::SystemOff);
+    }
+
+    #[test]
+    fn features_cover_what_is_implemented_only() {
+        assert_eq!(psci_features(function::CPU_ON_64), status::SUCCESS);
+        assert_eq!(psci_features(0x8400_000c), status::NOT_SUPPORTED);
+        assert_eq!(status::NOT_SUPPORTED, u64::MAX);
+    }
+
+    #[test]
+    fn mpidr_names_a_vcpu_only_within_range() {
+        assert_eq!(vcpu_of_mpidr(0x8000_0003, 4), Some(3));
+        assert_eq!(vcpu_of_mpidr(4, 4), None);
+        assert_eq!(vcpu_of_mpidr(0x100, 4), None);
+    }
+}
