@@ -1,1 +1,14 @@
 //! Runner for whole-system tests: boots QEMU and waits for console output.
+//!
+//! The tests under `tests/` need the images that `cargo xtask test` builds and names in the
+//! environment (`HYP_ARM_IMAGE`, `HYP_ARM_GUEST_KERNEL`, `HYP_ARM_GUEST_INITRD`, `HYP_ARM_LOG_DIR`).
+//! [`command_line`] is also what `cargo xtask run` uses, so people and tests boot the same way.
+#![forbid(unsafe_code)]
+
+pub mod command_line;
+pub mod guest;
+pub mod runner;
+
+pub use command_line::{BootConfig, BootTarget, Console, GicVersion, Images};
+pub use guest::Mode;
+pub use runner::{Failure, Qemu};

@@ -1,2 +1,100 @@
 //! `cargo xtask`: the one entry point for building, running, testing and benchmarking hyp-arm.
-fn main() {}
+#![forbid(unsafe_code)]
+
+mod build;
+mod cpio;
+mod deps;
+mod initramfs;
+mod layout;
+mod process;
+mod run;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hyp_arm_system_tests::GicVersion;
+
+use crate::layout::Layout;
+
+/// Build, run and test hyp-arm. Every verb installs or builds what it needs first.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// Install what building and testing need: Rust target and tools, QEMU, dtc, and Debian's
+    /// arm64 guest kernel and busybox (into target/guest/).
+    Deps,
+    /// Build the hypervisor image target/images/<board>/hyp-arm.img.
+    Build(BuildOptions),
+    /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
+    Initramfs,
+    /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
+    Run(RunOptions),
+    /// Run every test: host unit tests, then the QEMU system tests.
+    Test(TestOptions),
+}
+
+#[derive(clap::Args)]
+struct BuildOptions {
+    /// The board crate to build: boards/<board>/.
+    #[arg(long, default_value = "qemu-virt")]
+    board: String,
+    /// Hypervisor log format; `text` asks for plain text (passed to the build as HYP_ARM_LOG=text).
+    #[arg(long)]
+    log: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RunOptions {
+    #[command(flatten)]
+    build: BuildOptions,
+    /// GIC version of the emulated machine: 2 or 3.
+    #[arg(long, default_value = "3")]
+    gic: GicVersion,
+    /// QEMU CPU model.
+    #[arg(long, default_value = "cortex-a57")]
+    cpu: String,
+    /// Number of CPUs.
+    #[arg(long, default_value_t = 4)]
+    smp: u32,
+    /// RAM size, as QEMU's -m.
+    #[arg(long, default_value = "2G")]
+    mem: String,
+    /// Extra guest kernel arguments, e.g. `hyptest=boot` for what the system tests run.
+    #[arg(long, default_value = "")]
+    bootargs: String,
+    /// Boot the guest kernel directly, without hyp-arm (to tell guest problems from ours).
+    #[arg(long)]
+    bare: bool,
+}
+
+#[derive(clap::Args)]
+struct TestOptions {
+    /// Run only the system tests whose names contain this (host unit tests always run).
+    filter: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let layout = Layout::new();
+    let result = match cli.verb {
+        Verb::Deps => deps::install(&layout),
+        Verb::Build(options) => build::build(&layout, &options).map(drop),
+        Verb::Initramfs => initramfs::build(&layout).map(drop),
+        Verb::Run(options) => run::run(&layout, &options),
+        Verb::Test(options) => test::test(&layout, &options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `cargo xtask build`: the hypervisor for one board, as the raw image that QEMU and loaders boot.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::deps::{self, FIRMWARE_TARGET};
+use crate::layout::Layout;
+use crate::process::{self, output, run, say};
+use crate::BuildOptions;
+
+/// Builds `boards/<board>` and returns the path of `target/images/<board>/hyp-arm.img`.
+pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
+    let board = &options.board;
+    if !layout.board_crate(board).join("Cargo.toml").is_file() {
+        bail!(
+            "there is no board `{board}` (boards/{board}/Cargo.toml); boards: {}",
+            boards(layout).join(", ")
+        );
+    }
+    deps::rust_tools(layout)?;
+
+    let package = format!("hyp-arm-board-{board}");
+    let mut cargo = process::cargo();
+    cargo.current_dir(&layout.root).args([
+        "build",
+        "--release",
+        "--package",
+        &package,
+        "--target",
+        FIRMWARE_TARGET,
+    ]);
+    if let Some(log) = &options.log {
+        cargo.env("HYP_ARM_LOG", log);
+    }
+    say(format!("building the hypervisor for {board}"));
+    run(&mut cargo)
+        .with_context(|| format!("cannot build {package} (the compiler's messages are above)"))?;
+
+    let elf = layout
+        .cargo_target()
+        .join(FIRMWARE_TARGET)
+        .join("release")
+        .join(&package);
+    ensure!(
+        elf.is_file(),
+        "cargo reported success but {} does not exist; is {package} a binary crate?",
+        elf.display()
+    );
+    let image = layout.hypervisor_image(board);
+    if let Some(dir) = image.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    run(Command::new(llvm_objcopy(layout)?)
+        .args(["--output-target", "binary"])
+        .arg(&elf)
+        .arg(&image))?;
+    let size = fs::metadata(&image)
+        .with_context(|| format!("cannot read {}", image.display()))?
+        .len();
+    ensure!(
+        size > 0,
+        "{} is empty: {} has no loadable sections",
+        image.display(),
+        elf.display()
+    );
+    say(format!(
+        "hypervisor image: {} ({size} bytes)",
+        image.display()
+    ));
+    Ok(image)
+}
+
+/// The names of `boards/*` that are crates.
+fn boards(layout: &Layout) -> Vec<String> {
+    let mut boards: Vec<String> = fs::read_dir(layout.root.join("boards"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    boards.sort();
+    boards
+}
+
+/// llvm-objcopy from rustup's `llvm-tools` component, which matches the compiler's LLVM.
+fn llvm_objcopy(layout: &Layout) -> Result<PathBuf> {
+    let rustc = || {
+        let mut command = Command::new("rustc");
+        command.current_dir(&layout.root);
+        command
+    };
+    let sysroot = output(rustc().args(["--print", "sysroot"]))?;
+    let version = output(rustc().arg("-vV"))?;
+    let host = version
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .context("`rustc -vV` names no host triple")?;
+    let objcopy = PathBuf::from(sysroot.trim())
+        .join("lib/rustlib")
+        .join(host.trim())
+        .join("bin/llvm-objcopy");
+    ensure!(
+        objcopy.is_file(),
+        "{} does not exist; run `rustup component add llvm-tools` (or `cargo xtask deps`)",
+        objcopy.display()
+    );
+    Ok(objcopy)
+}

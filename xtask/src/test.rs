@@ -1,0 +1,65 @@
+//! `cargo xtask test`: host unit tests, then the QEMU system tests against freshly built images.
+
+use std::fs;
+
+use anyhow::{Context, Result};
+
+use crate::layout::Layout;
+use crate::process::{self, run, say};
+use crate::{build, deps, initramfs, BuildOptions, TestOptions};
+
+/// The board the system tests boot.
+const BOARD: &str = "qemu-virt";
+
+/// QEMU runs with up to four emulated CPUs; two at a time keep a small machine responsive.
+const SYSTEM_TEST_THREADS: &str = "--test-threads=2";
+
+pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
+    deps::install(layout)?;
+
+    say("host unit tests (the workspace's default members)");
+    // Not `--workspace`: that would also build the board crates, which are firmware, for the host.
+    run(process::cargo().current_dir(&layout.root).arg("test"))
+        .context("host unit tests failed")?;
+
+    let build_options = BuildOptions {
+        board: BOARD.to_string(),
+        log: None,
+    };
+    let hypervisor = build::build(layout, &build_options)?;
+    let initrd = initramfs::build(layout)?;
+    let logs = layout.test_logs();
+    fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+
+    say(format!(
+        "system tests under QEMU; console logs in {}",
+        logs.display()
+    ));
+    let mut cargo = process::cargo();
+    cargo
+        .current_dir(&layout.root)
+        // The dev profile: the release profile's fat LTO takes a minute to link the test
+        // binaries on a small machine, and the runner only waits on QEMU's output.
+        // `--no-fail-fast`: one failing test binary must not hide the others' results.
+        .args([
+            "test",
+            "--package",
+            "hyp-arm-system-tests",
+            "--no-fail-fast",
+        ])
+        .arg("--")
+        .arg(SYSTEM_TEST_THREADS)
+        .args(&options.filter)
+        .env("HYP_ARM_IMAGE", &hypervisor)
+        .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
+        .env("HYP_ARM_GUEST_INITRD", &initrd)
+        .env("HYP_ARM_LOG_DIR", &logs);
+    run(&mut cargo).with_context(|| {
+        format!(
+            "system tests failed; each test's console log is in {}",
+            logs.display()
+        )
+    })?;
+    say("all tests passed");
+    Ok(())
+}
