@@ -6,11 +6,15 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod console;
 pub mod domain;
 pub mod mm;
 pub mod platform;
 pub mod trap;
+pub mod vcpu_power;
 pub mod vgic;
 
 #[cfg(target_arch = "aarch64")]
 pub mod arch;
+#[cfg(target_arch = "aarch64")]
+pub mod hypervisor;

@@ -28,13 +28,20 @@ pub struct StartRequest {
 
 impl VcpuPower {
     pub const fn new() -> Self {
-        Self { state: AtomicU8::new(OFF), entry_point: AtomicU64::new(0), context: AtomicU64::new(0) }
+        Self {
+            state: AtomicU8::new(OFF),
+            entry_point: AtomicU64::new(0),
+            context: AtomicU64::new(0),
+        }
     }
 
     /// PSCI CPU_ON: asks for the vCPU to start at `entry_point` with x0 = `context`. Returns the
     /// PSCI status for the caller.
     pub fn request_on(&self, entry_point: u64, context: u64) -> u64 {
-        match self.state.compare_exchange(OFF, CLAIMED, Ordering::Acquire, Ordering::Acquire) {
+        match self
+            .state
+            .compare_exchange(OFF, CLAIMED, Ordering::Acquire, Ordering::Acquire)
+        {
             Ok(_) => {
                 self.entry_point.store(entry_point, Ordering::Relaxed);
                 self.context.store(context, Ordering::Relaxed);
@@ -65,7 +72,9 @@ impl VcpuPower {
 
     /// Withdraws a start request nobody has picked up yet (the domain is being reset).
     pub fn cancel_pending(&self) {
-        let _ = self.state.compare_exchange(ON_PENDING, OFF, Ordering::AcqRel, Ordering::Relaxed);
+        let _ = self
+            .state
+            .compare_exchange(ON_PENDING, OFF, Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// True when the vCPU is off (and no start is pending).

@@ -9,25 +9,22 @@ use std::str::FromStr;
 /// The QEMU binary (Debian package `qemu-system-arm`).
 pub const QEMU: &str = "qemu-system-aarch64";
 
-// Physical memory layout of the boot modules (RAM starts at 0x4000_0000 on QEMU virt). QEMU puts
-// its device tree where an `-initrd` would go, RAM base + min(RAM / 2, 128 MiB) (hw/arm/boot.c),
-// so 0x4800_0000 for 256 MiB of RAM or more: the modules must end below it, or the device tree
-// silently overwrites them. These are the addresses of QEMU's guest-loader documentation.
+// Physical memory layout of the boot modules (RAM starts at 0x4000_0000 on QEMU virt), as the
+// issue's documented command line has them. With a Linux-format `-kernel`, QEMU would put its
+// device tree at RAM base + 128 MiB = 0x4800_0000 (hw/arm/boot.c) and silently overwrite the
+// kernel module there; hyp-arm.img is an ELF, for which QEMU puts the tree at the start of RAM.
 
 /// Where QEMU's guest-loader places the guest kernel in physical memory.
-pub const GUEST_KERNEL_ADDRESS: u64 = 0x4200_0000;
+pub const GUEST_KERNEL_ADDRESS: u64 = 0x4800_0000;
 
-/// Where QEMU's guest-loader places the guest initrd, above the kernel.
+/// Where QEMU's guest-loader places the guest initrd, below the kernel.
 pub const GUEST_INITRD_ADDRESS: u64 = 0x4700_0000;
 
-/// Where QEMU places its device tree when there is no `-initrd` (with at least 256 MiB of RAM).
-pub const QEMU_DEVICE_TREE_ADDRESS: u64 = 0x4800_0000;
+/// The largest guest kernel: it must end below the guest RAM hyp-arm carves from the top of 2 GiB.
+pub const GUEST_KERNEL_MAX_SIZE: u64 = 0x8000_0000 - GUEST_KERNEL_ADDRESS;
 
-/// The largest guest kernel that ends below the initrd.
-pub const GUEST_KERNEL_MAX_SIZE: u64 = GUEST_INITRD_ADDRESS - GUEST_KERNEL_ADDRESS;
-
-/// The largest initrd that ends below QEMU's device tree.
-pub const GUEST_INITRD_MAX_SIZE: u64 = QEMU_DEVICE_TREE_ADDRESS - GUEST_INITRD_ADDRESS;
+/// The largest initrd that ends below the kernel.
+pub const GUEST_INITRD_MAX_SIZE: u64 = GUEST_KERNEL_ADDRESS - GUEST_INITRD_ADDRESS;
 
 /// Kernel command line every guest gets; tests append `hyptest=<mode>`.
 pub const BASE_BOOTARGS: &str = "console=ttyAMA0";
@@ -257,7 +254,7 @@ mod tests {
             arguments.join(" "),
             "-M virt,virtualization=on,gic-version=3 -cpu cortex-a57 -smp 4 -m 2G -nographic \
              -kernel target/images/qemu-virt/hyp-arm.img \
-             -device guest-loader,addr=0x42000000,kernel=target/guest/Image,bootargs=console=ttyAMA0 hyptest=boot \
+             -device guest-loader,addr=0x48000000,kernel=target/guest/Image,bootargs=console=ttyAMA0 hyptest=boot \
              -device guest-loader,addr=0x47000000,initrd=target/guest/initramfs.cpio.gz"
         );
         // The bootargs, spaces included, are one argument.

@@ -12,6 +12,12 @@ use crate::process::{self, output, run, say};
 use crate::BuildOptions;
 
 /// Builds `boards/<board>` and returns the path of `target/images/<board>/hyp-arm.img`.
+///
+/// Two files come out of one build: `hyp-arm.img`, the ELF without debug sections (for QEMU's
+/// `-kernel`: QEMU then treats it as bare-metal and leaves its device tree at the start of RAM,
+/// clear of guest-loader modules at RAM + 128 MiB, where it puts the tree for Linux-format
+/// images), and `hyp-arm.bin`, the raw arm64 Image with its Linux header (for U-Boot's `booti` and
+/// other loaders that follow the Linux boot protocol).
 pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     let board = &options.board;
     if !layout.board_crate(board).join("Cargo.toml").is_file() {
@@ -53,10 +59,16 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     if let Some(dir) = image.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    run(Command::new(llvm_objcopy(layout)?)
-        .args(["--output-target", "binary"])
+    let objcopy = llvm_objcopy(layout)?;
+    run(Command::new(&objcopy)
+        .arg("--strip-debug")
         .arg(&elf)
         .arg(&image))?;
+    let raw_image = image.with_extension("bin");
+    run(Command::new(&objcopy)
+        .args(["--output-target", "binary"])
+        .arg(&elf)
+        .arg(&raw_image))?;
     let size = fs::metadata(&image)
         .with_context(|| format!("cannot read {}", image.display()))?
         .len();
@@ -67,8 +79,9 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         elf.display()
     );
     say(format!(
-        "hypervisor image: {} ({size} bytes)",
-        image.display()
+        "hypervisor image: {} ({size} bytes; raw arm64 Image: {})",
+        image.display(),
+        raw_image.display()
     ));
     Ok(image)
 }

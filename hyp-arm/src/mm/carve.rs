@@ -3,26 +3,7 @@
 
 use core::fmt;
 
-/// A range of host physical memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PhysicalRange {
-    pub base: u64,
-    pub size: u64,
-}
-
-impl PhysicalRange {
-    pub const fn new(base: u64, size: u64) -> Self {
-        Self { base, size }
-    }
-
-    pub fn end(&self) -> u64 {
-        self.base.saturating_add(self.size)
-    }
-
-    pub fn overlaps(&self, other: &PhysicalRange) -> bool {
-        self.base < other.end() && other.base < self.end()
-    }
-}
+use crate::platform::MemoryRange;
 
 /// Why no guest RAM could be carved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,23 +27,33 @@ impl fmt::Display for CarveError {
 /// Finds the highest `size` bytes aligned to `alignment` inside one of `memory` that overlap none
 /// of `in_use`. Highest first keeps low memory (where loaders put images and modules) free.
 pub fn carve_highest(
-    memory: &[PhysicalRange],
-    in_use: &[PhysicalRange],
+    memory: &[MemoryRange],
+    in_use: &[MemoryRange],
     size: u64,
     alignment: u64,
-) -> Result<PhysicalRange, CarveError> {
-    let error = CarveError { wanted: size, alignment };
-    let mut best: Option<PhysicalRange> = None;
+) -> Result<MemoryRange, CarveError> {
+    let error = CarveError {
+        wanted: size,
+        alignment,
+    };
+    let mut best: Option<MemoryRange> = None;
     for region in memory {
         let mut candidate_end = region.end();
         loop {
-            let Some(start) = candidate_end.checked_sub(size) else { break };
+            let Some(start) = candidate_end.checked_sub(size) else {
+                break;
+            };
             let start = start & !(alignment - 1);
             if start < region.base {
                 break;
             }
-            let candidate = PhysicalRange::new(start, size);
-            match in_use.iter().filter(|used| used.overlaps(&candidate)).map(|used| used.base).min() {
+            let candidate = MemoryRange::new(start, size);
+            match in_use
+                .iter()
+                .filter(|used| used.overlaps(&candidate))
+                .map(|used| used.base)
+                .min()
+            {
                 None => {
                     if best.is_none_or(|b| candidate.base > b.base) {
                         best = Some(candidate);
@@ -86,15 +77,21 @@ mod tests {
 
     #[test]
     fn takes_the_top_of_ram_when_free() {
-        let memory = [PhysicalRange::new(0x4000_0000, 2 * GIB)];
-        let in_use = [PhysicalRange::new(0x4020_0000, 2 * MIB), PhysicalRange::new(0x4800_0000, 40 * MIB)];
-        assert_eq!(carve_highest(&memory, &in_use, GIB, 2 * MIB), Ok(PhysicalRange::new(0x8000_0000, GIB)));
+        let memory = [MemoryRange::new(0x4000_0000, 2 * GIB)];
+        let in_use = [
+            MemoryRange::new(0x4020_0000, 2 * MIB),
+            MemoryRange::new(0x4800_0000, 40 * MIB),
+        ];
+        assert_eq!(
+            carve_highest(&memory, &in_use, GIB, 2 * MIB),
+            Ok(MemoryRange::new(0x8000_0000, GIB))
+        );
     }
 
     #[test]
     fn slides_below_something_in_use() {
-        let memory = [PhysicalRange::new(0x4000_0000, GIB)];
-        let in_use = [PhysicalRange::new(0x7ff0_0000, MIB)];
+        let memory = [MemoryRange::new(0x4000_0000, GIB)];
+        let in_use = [MemoryRange::new(0x7ff0_0000, MIB)];
         let carved = carve_highest(&memory, &in_use, 256 * MIB, 2 * MIB).unwrap();
         assert_eq!(carved.end(), 0x7fe0_0000);
         assert!(!carved.overlaps(&in_use[0]));
@@ -102,7 +99,7 @@ mod tests {
 
     #[test]
     fn too_big_is_a_clear_error() {
-        let memory = [PhysicalRange::new(0x4000_0000, GIB)];
+        let memory = [MemoryRange::new(0x4000_0000, GIB)];
         let error = carve_highest(&memory, &[], 2 * GIB, 2 * MIB).unwrap_err();
         assert!(error.to_string().contains("2048 MiB"));
     }

@@ -102,7 +102,11 @@ impl Geometry {
             22..=30 => 2,
             _ => return Err(MapError::UnsupportedAddressSize(input_bits)),
         };
-        Ok(Self { input_bits, start_level, root_tables: 1 })
+        Ok(Self {
+            input_bits,
+            start_level,
+            root_tables: 1,
+        })
     }
 
     /// The stage-2 geometry for an IPA of `input_bits`, using concatenated root tables where the
@@ -115,7 +119,11 @@ impl Geometry {
             25..=30 => (2, 1),
             _ => return Err(MapError::UnsupportedAddressSize(input_bits)),
         };
-        Ok(Self { input_bits, start_level, root_tables })
+        Ok(Self {
+            input_bits,
+            start_level,
+            root_tables,
+        })
     }
 
     /// TxSZ for TCR_EL2 / VTCR_EL2.
@@ -170,9 +178,16 @@ impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             MapError::UnsupportedAddressSize(bits) => {
-                write!(f, "{bits}-bit address space is not supported with the 4 KiB granule")
+                write!(
+                    f,
+                    "{bits}-bit address space is not supported with the 4 KiB granule"
+                )
             }
-            MapError::Unaligned { input, output, size } => write!(
+            MapError::Unaligned {
+                input,
+                output,
+                size,
+            } => write!(
                 f,
                 "mapping {input:#x} -> {output:#x} ({size:#x} bytes) is not 4 KiB aligned"
             ),
@@ -219,7 +234,11 @@ impl TranslationTable {
         allocator: &mut impl TableAllocator,
     ) -> Result<Self, MapError> {
         let root = allocator.allocate_tables(geometry.root_tables)?;
-        Ok(Self { regime, geometry, root })
+        Ok(Self {
+            regime,
+            geometry,
+            root,
+        })
     }
 
     /// The physical address of the root (for TTBR0_EL2 / VTTBR_EL2).
@@ -245,7 +264,11 @@ impl TranslationTable {
         allocator: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
         if input % PAGE_SIZE != 0 || output % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
-            return Err(MapError::Unaligned { input, output, size });
+            return Err(MapError::Unaligned {
+                input,
+                output,
+                size,
+            });
         }
         let limit = self.geometry.input_limit();
         if input.checked_add(size).is_none_or(|end| end > limit) {
@@ -313,7 +336,11 @@ impl TranslationTable {
         if *slot & DESCRIPTOR_VALID != 0 {
             return Err(MapError::AlreadyMapped { input });
         }
-        let kind_bit = if leaf_level == 3 { DESCRIPTOR_TABLE_OR_PAGE } else { 0 };
+        let kind_bit = if leaf_level == 3 {
+            DESCRIPTOR_TABLE_OR_PAGE
+        } else {
+            0
+        };
         *slot = (output & OUTPUT_ADDRESS_MASK) | attributes | kind_bit | DESCRIPTOR_VALID;
         Ok(())
     }
@@ -334,7 +361,10 @@ impl TranslationTable {
             let is_table = entry & DESCRIPTOR_TABLE_OR_PAGE != 0 && level < 3;
             if !is_table {
                 let block_mask = (1u64 << level_shift(level)) - 1;
-                return Some(((entry & OUTPUT_ADDRESS_MASK & !block_mask) | (input & block_mask), entry));
+                return Some((
+                    (entry & OUTPUT_ADDRESS_MASK & !block_mask) | (input & block_mask),
+                    entry,
+                ));
             }
             level += 1;
             table = entry & OUTPUT_ADDRESS_MASK;
@@ -355,7 +385,11 @@ pub struct TablePool<'a> {
 impl<'a> TablePool<'a> {
     /// A pool over `tables`, whose first table the walker sees at physical `base_address`.
     pub fn new(tables: &'a mut [[u64; ENTRIES_PER_TABLE]], base_address: u64) -> Self {
-        Self { tables, base_address, next_free: 0 }
+        Self {
+            tables,
+            base_address,
+            next_free: 0,
+        }
     }
 
     /// Tables handed out so far.
@@ -403,7 +437,14 @@ mod tests {
 
     #[test]
     fn stage2_geometry_follows_the_ipa_size() {
-        assert_eq!(Geometry::stage2(40).unwrap(), Geometry { input_bits: 40, start_level: 1, root_tables: 2 });
+        assert_eq!(
+            Geometry::stage2(40).unwrap(),
+            Geometry {
+                input_bits: 40,
+                start_level: 1,
+                root_tables: 2
+            }
+        );
         assert_eq!(Geometry::stage2(44).unwrap().start_level, 0);
         assert_eq!(Geometry::stage2(39).unwrap().root_tables, 1);
         assert_eq!(Geometry::stage2(42).unwrap().root_tables, 8);
@@ -420,9 +461,22 @@ mod tests {
         let mut pool = pool(&mut tables);
         let geometry = Geometry::stage2(40).unwrap();
         let mut table = TranslationTable::new(Regime::Stage2, geometry, &mut pool).unwrap();
-        assert_eq!(table.root_address() % (2 * PAGE_SIZE), 0, "concatenated root aligned");
+        assert_eq!(
+            table.root_address() % (2 * PAGE_SIZE),
+            0,
+            "concatenated root aligned"
+        );
         // 1 GiB aligned: a single level-1 block, no further tables.
-        table.map(0x8000_0000, 0x8000_0000, GIB, MemoryKind::Normal, Access::ReadWrite, &mut pool).unwrap();
+        table
+            .map(
+                0x8000_0000,
+                0x8000_0000,
+                GIB,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool,
+            )
+            .unwrap();
         assert_eq!(pool.used(), 2);
         let (output, descriptor) = table.translate(0x8123_4567, &mut pool).unwrap();
         assert_eq!(output, 0x8123_4567);
@@ -437,19 +491,44 @@ mod tests {
     fn concatenated_root_reaches_the_top_of_a_40_bit_ipa() {
         let mut tables = vec![[0u64; 512]; 16];
         let mut pool = pool(&mut tables);
-        let mut table = TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool).unwrap();
-        table.map(0xff_c000_0000, 0x1000_0000, GIB, MemoryKind::Normal, Access::ReadOnly, &mut pool).unwrap();
-        assert_eq!(table.translate(0xff_c000_1000, &mut pool).unwrap().0, 0x1000_1000);
+        let mut table =
+            TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool)
+                .unwrap();
+        table
+            .map(
+                0xff_c000_0000,
+                0x1000_0000,
+                GIB,
+                MemoryKind::Normal,
+                Access::ReadOnly,
+                &mut pool,
+            )
+            .unwrap();
+        assert_eq!(
+            table.translate(0xff_c000_1000, &mut pool).unwrap().0,
+            0x1000_1000
+        );
     }
 
     #[test]
     fn unaligned_edges_fall_back_to_smaller_mappings() {
         let mut tables = vec![[0u64; 512]; 16];
         let mut pool = pool(&mut tables);
-        let mut table = TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool).unwrap();
+        let mut table =
+            TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool)
+                .unwrap();
         // 4 KiB before a 2 MiB boundary, then 2 MiB, then 4 KiB: page, block, page.
         let start = 0x4020_0000 - PAGE_SIZE;
-        table.map(start, start, 2 * MIB + 2 * PAGE_SIZE, MemoryKind::Normal, Access::ReadWrite, &mut pool).unwrap();
+        table
+            .map(
+                start,
+                start,
+                2 * MIB + 2 * PAGE_SIZE,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool,
+            )
+            .unwrap();
         let (_, first) = table.translate(start, &mut pool).unwrap();
         assert_eq!(first & 0b11, 0b11, "page descriptor at level 3");
         let (_, middle) = table.translate(0x4020_0000, &mut pool).unwrap();
@@ -462,14 +541,35 @@ mod tests {
     fn device_mappings_are_device_memory_and_never_executable() {
         let mut tables = vec![[0u64; 512]; 16];
         let mut pool = pool(&mut tables);
-        let mut table = TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool).unwrap();
-        table.map(0x0900_0000, 0x0900_0000, PAGE_SIZE, MemoryKind::Device, Access::ReadWrite, &mut pool).unwrap();
+        let mut table =
+            TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool)
+                .unwrap();
+        table
+            .map(
+                0x0900_0000,
+                0x0900_0000,
+                PAGE_SIZE,
+                MemoryKind::Device,
+                Access::ReadWrite,
+                &mut pool,
+            )
+            .unwrap();
         let (_, descriptor) = table.translate(0x0900_0000, &mut pool).unwrap();
         assert_eq!((descriptor >> 2) & 0xf, 0b0001);
         assert_eq!((descriptor >> 53) & 0b11, 0b10);
 
-        let mut el2 = TranslationTable::new(Regime::El2Stage1, Geometry::stage1(40).unwrap(), &mut pool).unwrap();
-        el2.map(0x0900_0000, 0x0900_0000, PAGE_SIZE, MemoryKind::Device, Access::ReadWrite, &mut pool).unwrap();
+        let mut el2 =
+            TranslationTable::new(Regime::El2Stage1, Geometry::stage1(40).unwrap(), &mut pool)
+                .unwrap();
+        el2.map(
+            0x0900_0000,
+            0x0900_0000,
+            PAGE_SIZE,
+            MemoryKind::Device,
+            Access::ReadWrite,
+            &mut pool,
+        )
+        .unwrap();
         let (_, descriptor) = el2.translate(0x0900_0000, &mut pool).unwrap();
         assert_eq!((descriptor >> 2) & 0b111, MAIR_INDEX_DEVICE);
         assert_ne!(descriptor & (1 << 54), 0, "XN");
@@ -479,26 +579,68 @@ mod tests {
     fn overlap_misalignment_range_and_exhaustion_are_errors() {
         let mut tables = vec![[0u64; 512]; 4];
         let mut pool = pool(&mut tables);
-        let mut table = TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool).unwrap();
-        table.map(0x4000_0000, 0x4000_0000, 2 * MIB, MemoryKind::Normal, Access::ReadWrite, &mut pool).unwrap();
+        let mut table =
+            TranslationTable::new(Regime::Stage2, Geometry::stage2(40).unwrap(), &mut pool)
+                .unwrap();
+        table
+            .map(
+                0x4000_0000,
+                0x4000_0000,
+                2 * MIB,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool,
+            )
+            .unwrap();
         assert_eq!(
-            table.map(0x4010_0000, 0x4010_0000, PAGE_SIZE, MemoryKind::Normal, Access::ReadWrite, &mut pool),
+            table.map(
+                0x4010_0000,
+                0x4010_0000,
+                PAGE_SIZE,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool
+            ),
             Err(MapError::AlreadyMapped { input: 0x4010_0000 })
         );
         assert!(matches!(
-            table.map(0x123, 0, PAGE_SIZE, MemoryKind::Normal, Access::ReadWrite, &mut pool),
+            table.map(
+                0x123,
+                0,
+                PAGE_SIZE,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool
+            ),
             Err(MapError::Unaligned { .. })
         ));
         assert!(matches!(
-            table.map(1 << 40, 0, PAGE_SIZE, MemoryKind::Normal, Access::ReadWrite, &mut pool),
+            table.map(
+                1 << 40,
+                0,
+                PAGE_SIZE,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool
+            ),
             Err(MapError::OutOfRange { .. })
         ));
         // Two tables left: pages in two distinct 1 GiB regions need two level-2 and two level-3.
         let result = (0..4u64).try_for_each(|i| {
             let address = 0x1_0000_0000 + i * GIB;
-            table.map(address, address, PAGE_SIZE, MemoryKind::Normal, Access::ReadWrite, &mut pool)
+            table.map(
+                address,
+                address,
+                PAGE_SIZE,
+                MemoryKind::Normal,
+                Access::ReadWrite,
+                &mut pool,
+            )
         });
         assert_eq!(result, Err(MapError::OutOfTables));
-        assert_eq!(MapError::OutOfTables.to_string(), "out of translation table memory");
+        assert_eq!(
+            MapError::OutOfTables.to_string(),
+            "out of translation table memory"
+        );
     }
 }

@@ -71,16 +71,26 @@ pub const ICC_SGI0R_EL1: (u8, u8, u8, u8, u8) = (3, 0, 12, 11, 7);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// HVC from EL1: an SMCCC call. ELR already points past the instruction.
-    Hypercall { immediate: u16 },
+    Hypercall {
+        immediate: u16,
+    },
     /// SMC from EL1, trapped by HCR_EL2.TSC: also an SMCCC call. ELR points at the instruction.
-    SecureMonitorCall { immediate: u16 },
+    SecureMonitorCall {
+        immediate: u16,
+    },
     DataAbort(DataAbort),
-    InstructionAbort { ipa: u64, virtual_address: u64 },
+    InstructionAbort {
+        ipa: u64,
+        virtual_address: u64,
+    },
     SystemRegister(SystemRegisterAccess),
     /// WFI or WFE (only seen when they are trapped).
     WaitForInterrupt,
     /// Anything the hypervisor does not handle; the guest gets an undefined-instruction exception.
-    Unhandled { class: u8, syndrome: u32 },
+    Unhandled {
+        class: u8,
+        syndrome: u32,
+    },
 }
 
 /// The faulting IPA from HPFAR_EL2 (bits [43:4] hold IPA[51:12]) and the page offset from FAR.
@@ -94,8 +104,12 @@ impl Exit {
         let class = (esr >> 26) & 0x3f;
         let iss = esr & 0x01ff_ffff;
         match class {
-            class::HVC64 => Exit::Hypercall { immediate: iss as u16 },
-            class::SMC64 => Exit::SecureMonitorCall { immediate: iss as u16 },
+            class::HVC64 => Exit::Hypercall {
+                immediate: iss as u16,
+            },
+            class::SMC64 => Exit::SecureMonitorCall {
+                immediate: iss as u16,
+            },
             class::WFX => Exit::WaitForInterrupt,
             class::SYSTEM_REGISTER => Exit::SystemRegister(SystemRegisterAccess {
                 op0: ((iss >> 20) & 0b11) as u8,
@@ -129,7 +143,10 @@ impl Exit {
                 ipa: fault_ipa(hpfar, far),
                 virtual_address: far,
             },
-            _ => Exit::Unhandled { class: class as u8, syndrome: iss as u32 },
+            _ => Exit::Unhandled {
+                class: class as u8,
+                syndrome: iss as u32,
+            },
         }
     }
 }
@@ -162,12 +179,20 @@ mod tests {
         // EC=0x24, IL, ISV, SAS=2 (word), SRT=3, WnR, DFSC=translation fault level 3 (0x07).
         let esr = (0x24 << 26) | (1 << 25) | (1 << 24) | (2 << 22) | (3 << 16) | (1 << 6) | 0x07;
         let exit = Exit::decode(esr, 0xffff_0000_0800_0104, 0x0800_0000 >> 8);
-        let Exit::DataAbort(abort) = exit else { panic!("{exit:?}") };
+        let Exit::DataAbort(abort) = exit else {
+            panic!("{exit:?}")
+        };
         assert_eq!(abort.ipa, 0x0800_0104);
         assert_eq!(abort.virtual_address, 0xffff_0000_0800_0104);
         assert_eq!(
             abort.access,
-            Some(MmioAccess { width: 4, register: 3, is_write: true, sign_extend: false, sixty_four_bit_register: false })
+            Some(MmioAccess {
+                width: 4,
+                register: 3,
+                is_write: true,
+                sign_extend: false,
+                sixty_four_bit_register: false
+            })
         );
         assert_eq!(abort.fault_status, 0x07);
     }
@@ -175,7 +200,9 @@ mod tests {
     #[test]
     fn data_abort_without_syndrome_has_no_access() {
         let esr = (0x24 << 26) | (1 << 25) | 0x07;
-        let Exit::DataAbort(abort) = Exit::decode(esr, 0x1008, 0x0b00_0000 >> 8) else { panic!() };
+        let Exit::DataAbort(abort) = Exit::decode(esr, 0x1008, 0x0b00_0000 >> 8) else {
+            panic!()
+        };
         assert_eq!(abort.access, None);
         assert!(!abort.is_write);
         assert_eq!(abort.ipa, 0x0b00_0008);
@@ -183,24 +210,51 @@ mod tests {
 
     #[test]
     fn decodes_hypercalls_and_sgi_register_writes() {
-        assert_eq!(Exit::decode((0x16 << 26) | (1 << 25), 0, 0), Exit::Hypercall { immediate: 0 });
-        assert_eq!(Exit::decode((0x17 << 26) | (1 << 25) | 7, 0, 0), Exit::SecureMonitorCall { immediate: 7 });
+        assert_eq!(
+            Exit::decode((0x16 << 26) | (1 << 25), 0, 0),
+            Exit::Hypercall { immediate: 0 }
+        );
+        assert_eq!(
+            Exit::decode((0x17 << 26) | (1 << 25) | 7, 0, 0),
+            Exit::SecureMonitorCall { immediate: 7 }
+        );
         // MSR ICC_SGI1R_EL1, x2: Op0=3 Op2=5 Op1=0 CRn=12 Rt=2 CRm=11, direction write.
         let iss = (3 << 20) | (5 << 17) | (12 << 10) | (2 << 5) | (11 << 1);
-        let Exit::SystemRegister(access) = Exit::decode((0x18 << 26) | iss, 0, 0) else { panic!() };
+        let Exit::SystemRegister(access) = Exit::decode((0x18 << 26) | iss, 0, 0) else {
+            panic!()
+        };
         assert!(access.is(ICC_SGI1R_EL1));
         assert_eq!(access.register, 2);
         assert!(!access.is_read);
-        assert!(matches!(Exit::decode(0x3f << 26, 0, 0), Exit::Unhandled { class: 0x3f, .. }));
+        assert!(matches!(
+            Exit::decode(0x3f << 26, 0, 0),
+            Exit::Unhandled { class: 0x3f, .. }
+        ));
     }
 
     #[test]
     fn loads_extend_as_the_instruction_asks() {
-        let byte = MmioAccess { width: 1, register: 0, is_write: false, sign_extend: true, sixty_four_bit_register: true };
+        let byte = MmioAccess {
+            width: 1,
+            register: 0,
+            is_write: false,
+            sign_extend: true,
+            sixty_four_bit_register: true,
+        };
         assert_eq!(load_value(&byte, 0x80), 0xffff_ffff_ffff_ff80);
-        let word = MmioAccess { width: 4, register: 0, is_write: false, sign_extend: false, sixty_four_bit_register: false };
+        let word = MmioAccess {
+            width: 4,
+            register: 0,
+            is_write: false,
+            sign_extend: false,
+            sixty_four_bit_register: false,
+        };
         assert_eq!(load_value(&word, 0x1_2345_6789), 0x2345_6789);
-        let signed_word_in_w = MmioAccess { width: 2, sign_extend: true, ..word };
+        let signed_word_in_w = MmioAccess {
+            width: 2,
+            sign_extend: true,
+            ..word
+        };
         assert_eq!(load_value(&signed_word_in_w, 0x8000), 0xffff_8000);
     }
 }

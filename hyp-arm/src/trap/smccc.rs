@@ -50,18 +50,35 @@ pub const MIGRATE_NOT_REQUIRED: u64 = 2;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
     PsciVersion,
-    CpuSuspend { power_state: u64, entry_point: u64, context: u64 },
+    CpuSuspend {
+        power_state: u64,
+        entry_point: u64,
+        context: u64,
+    },
     CpuOff,
-    CpuOn { target_mpidr: u64, entry_point: u64, context: u64 },
-    AffinityInfo { target_mpidr: u64, lowest_level: u64 },
+    CpuOn {
+        target_mpidr: u64,
+        entry_point: u64,
+        context: u64,
+    },
+    AffinityInfo {
+        target_mpidr: u64,
+        lowest_level: u64,
+    },
     MigrateInfoType,
     SystemOff,
     SystemReset,
-    PsciFeatures { function_id: u32 },
+    PsciFeatures {
+        function_id: u32,
+    },
     SmcccVersion,
-    SmcccArchFeatures { function_id: u32 },
+    SmcccArchFeatures {
+        function_id: u32,
+    },
     /// Anything else: answered with NOT_SUPPORTED.
-    Unknown { function_id: u32 },
+    Unknown {
+        function_id: u32,
+    },
 }
 
 impl Call {
@@ -75,20 +92,31 @@ impl Call {
         use function::*;
         match function_id {
             PSCI_VERSION => Call::PsciVersion,
-            CPU_SUSPEND_32 | CPU_SUSPEND_64 => {
-                Call::CpuSuspend { power_state: a1, entry_point: a2, context: a3 }
-            }
+            CPU_SUSPEND_32 | CPU_SUSPEND_64 => Call::CpuSuspend {
+                power_state: a1,
+                entry_point: a2,
+                context: a3,
+            },
             CPU_OFF => Call::CpuOff,
-            CPU_ON_32 | CPU_ON_64 => Call::CpuOn { target_mpidr: a1, entry_point: a2, context: a3 },
-            AFFINITY_INFO_32 | AFFINITY_INFO_64 => {
-                Call::AffinityInfo { target_mpidr: a1, lowest_level: a2 }
-            }
+            CPU_ON_32 | CPU_ON_64 => Call::CpuOn {
+                target_mpidr: a1,
+                entry_point: a2,
+                context: a3,
+            },
+            AFFINITY_INFO_32 | AFFINITY_INFO_64 => Call::AffinityInfo {
+                target_mpidr: a1,
+                lowest_level: a2,
+            },
             MIGRATE_INFO_TYPE => Call::MigrateInfoType,
             SYSTEM_OFF => Call::SystemOff,
             SYSTEM_RESET => Call::SystemReset,
-            PSCI_FEATURES => Call::PsciFeatures { function_id: a1 as u32 },
+            PSCI_FEATURES => Call::PsciFeatures {
+                function_id: a1 as u32,
+            },
             SMCCC_VERSION => Call::SmcccVersion,
-            SMCCC_ARCH_FEATURES => Call::SmcccArchFeatures { function_id: a1 as u32 },
+            SMCCC_ARCH_FEATURES => Call::SmcccArchFeatures {
+                function_id: a1 as u32,
+            },
             _ => Call::Unknown { function_id },
         }
     }
@@ -104,6 +132,22 @@ pub fn psci_features(function_id: u32) -> u64 {
         | PSCI_FEATURES | SMCCC_VERSION => status::SUCCESS,
         _ => status::NOT_SUPPORTED,
     }
+}
+
+/// Calls that a well-behaved guest makes to find out what exists (the TRNG service, the
+/// hypervisor vendor's UID and revision): answered NOT_SUPPORTED without a fault log line, since
+/// nothing is wrong with asking. Any other unknown call is logged as the guest's mistake.
+pub fn is_standard_discovery_call(function_id: u32) -> bool {
+    const TRNG_VERSION: u32 = 0x8400_0050;
+    const TRNG_LAST: u32 = 0x8400_0053;
+    const TRNG_RND64: u32 = 0xc400_0053;
+    const VENDOR_HYPERVISOR_CALL_UID: u32 = 0x8600_ff01;
+    const VENDOR_HYPERVISOR_REVISION: u32 = 0x8600_ff03;
+    matches!(
+        function_id,
+        TRNG_VERSION
+            ..=TRNG_LAST | TRNG_RND64 | VENDOR_HYPERVISOR_CALL_UID | VENDOR_HYPERVISOR_REVISION
+    )
 }
 
 /// The vCPU index a guest MPIDR names: guests see Aff0 = vCPU index and every higher affinity
@@ -123,16 +167,32 @@ mod tests {
         assert_eq!(Call::decode(0x8400_0000, 0, 0, 0), Call::PsciVersion);
         assert_eq!(
             Call::decode(0xc400_0003, 2, 0x4008_0000, 0x1234),
-            Call::CpuOn { target_mpidr: 2, entry_point: 0x4008_0000, context: 0x1234 }
+            Call::CpuOn {
+                target_mpidr: 2,
+                entry_point: 0x4008_0000,
+                context: 0x1234
+            }
         );
         assert_eq!(
             Call::decode(0x8400_0003, 0xffff_ffff_0000_0001, 0x1_4008_0000, 7),
-            Call::CpuOn { target_mpidr: 1, entry_point: 0x4008_0000, context: 7 }
+            Call::CpuOn {
+                target_mpidr: 1,
+                entry_point: 0x4008_0000,
+                context: 7
+            }
         );
         assert_eq!(Call::decode(0x8400_0009, 0, 0, 0), Call::SystemReset);
-        assert_eq!(Call::decode(0xc600_ffff, 0, 0, 0), Call::Unknown { function_id: 0xc600_ffff });
+        assert_eq!(
+            Call::decode(0xc600_ffff, 0, 0, 0),
+            Call::Unknown {
+                function_id: 0xc600_ffff
+            }
+        );
         // The upper half of x0 is ignored: the function ID is W0.
-        assert_eq!(Call::decode(0xdead_0000_8400_0008, 0, 0, 0), Call::SystemOff);
+        assert_eq!(
+            Call::decode(0xdead_0000_8400_0008, 0, 0, 0),
+            Call::SystemOff
+        );
     }
 
     #[test]
@@ -140,6 +200,14 @@ mod tests {
         assert_eq!(psci_features(function::CPU_ON_64), status::SUCCESS);
         assert_eq!(psci_features(0x8400_000c), status::NOT_SUPPORTED);
         assert_eq!(status::NOT_SUPPORTED, u64::MAX);
+    }
+
+    #[test]
+    fn discovery_probes_are_known_and_bogus_calls_are_not() {
+        assert!(is_standard_discovery_call(0x8400_0050));
+        assert!(is_standard_discovery_call(0x8600_ff01));
+        assert!(!is_standard_discovery_call(0xc600_0000));
+        assert!(!is_standard_discovery_call(0x1234_5678));
     }
 
     #[test]

@@ -56,11 +56,10 @@ impl Vgic {
         if !state.is_owned() {
             return Err(VgicError::NotOwned { intid });
         }
-        if state.is_hardware() && state.queued.is_some() {
-            // The physical interrupt stays active until the guest deactivates the one in the
-            // list register, so it cannot fire again; the physical GIC holds the truth.
-            return Ok(VcpuSet::EMPTY);
-        }
+        // A hardware-mapped interrupt stays active physically until the guest deactivates the
+        // one in its list register, so when it fires again that list register has completed,
+        // even if this vCPU has not exited since to fold it back: latch the new occurrence
+        // (the fold then releases the old list register and the fill queues this one).
         state.pending_latch = true;
         let mut kick = VcpuSet::EMPTY;
         self.note_change(vcpu, intid, &mut kick);

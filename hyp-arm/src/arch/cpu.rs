@@ -1,0 +1,165 @@
+//! EL2 system register set-up and the small CPU operations the hypervisor needs: guest traps,
+//! exception injection registers, TLB and cache maintenance, events.
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::*;
+use core::arch::asm;
+
+/// The exception level the CPU is running at.
+pub fn current_el() -> u64 {
+    CurrentEL.read(CurrentEL::EL)
+}
+
+/// Installs the hypervisor's vector table on this CPU.
+pub fn install_vectors() {
+    let vectors = core::ptr::addr_of!(super::entry::hyp_vectors) as u64;
+    VBAR_EL2.set(vectors);
+    barrier::isb(barrier::SY);
+}
+
+/// This CPU's MPIDR_EL1 affinity fields (Aff3..Aff0), without the flag bits.
+pub fn mpidr_affinity() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// The physical address size the CPU implements, in bits.
+pub fn physical_address_bits() -> u32 {
+    crate::mm::page_table::physical_address_bits(ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange))
+}
+
+/// The PARange field itself (for TCR_EL2.PS / VTCR_EL2.PS).
+pub fn physical_address_range_field() -> u64 {
+    ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange)
+}
+
+/// Remembers this CPU's logical index (TPIDR_EL2 is invisible to guests).
+pub fn set_cpu_index(index: usize) {
+    TPIDR_EL2.set(index as u64);
+}
+
+/// This CPU's logical index as set by `set_cpu_index`.
+pub fn cpu_index() -> usize {
+    TPIDR_EL2.get() as usize
+}
+
+/// Configures this CPU to run guests behind stage-2 translation `vttbr` with `vtcr`: EL1 is
+/// AArch64, physical IRQ/FIQ/SError go to EL2 (so the GIC's virtual CPU interface signals the
+/// guest), SMC traps (PSCI goes through us), stage-2 on, and the guest sees the real CPU's MIDR.
+pub fn configure_guest_traps(vttbr: u64, vtcr: u64) {
+    VTCR_EL2.set(vtcr);
+    VTTBR_EL2.set(vttbr);
+    HCR_EL2.write(
+        HCR_EL2::RW::EL1IsAarch64
+            + HCR_EL2::VM::Enable
+            + HCR_EL2::SWIO::SET
+            + HCR_EL2::FMO::EnableVirtualFIQ
+            + HCR_EL2::IMO::EnableVirtualIRQ
+            + HCR_EL2::AMO::SET
+            + HCR_EL2::FB::SET
+            + HCR_EL2::BSU::InnerShareable
+            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2,
+    );
+    // EL1 may use the physical counter and timer: each vCPU is pinned to its own physical CPU
+    // and the timers' interrupts are forwarded to it with the hardware bit.
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    CNTVOFF_EL2.set(0);
+    // No FP/SIMD traps: EL2 itself never touches FP registers (softfloat target).
+    CPTR_EL2.set(0x33ff);
+    // Give the guest every PMU counter; no debug or PMU traps.
+    let counters = (PMCR_EL0.read() >> 11) & 0x1f;
+    MDCR_EL2.set(counters);
+    let midr = MIDR_EL1.get();
+    // SAFETY: VPIDR_EL2 only changes what EL1 reads from MIDR_EL1.
+    unsafe { asm!("msr vpidr_el2, {}", in(reg) midr, options(nomem, nostack)) };
+    barrier::isb(barrier::SY);
+}
+
+/// PMCR_EL0, read-only use (aarch64-cpu has no accessor for it).
+struct PmcrEl0;
+const PMCR_EL0: PmcrEl0 = PmcrEl0;
+impl PmcrEl0 {
+    fn read(&self) -> u64 {
+        let value: u64;
+        // SAFETY: reading PMCR_EL0 at EL2 has no side effects.
+        unsafe { asm!("mrs {}, pmcr_el0", out(reg) value, options(nomem, nostack)) };
+        value
+    }
+}
+
+/// Sets the MPIDR the guest's vCPU reads: Aff0 = `vcpu`, bit 31 RES1.
+pub fn set_guest_mpidr(vcpu: usize) {
+    VMPIDR_EL2.set((1 << 31) | (vcpu as u64 & 0xff));
+}
+
+/// Puts the guest-visible EL1 state into its reset values before a vCPU (re)starts: MMU and
+/// caches off, timers stopped, so nothing from a previous boot of the guest leaks into the next.
+pub fn reset_guest_el1_state() {
+    // SCTLR_EL1 RES1 bits (29, 28, 23, 22, 20, 11) with M, C and I clear.
+    SCTLR_EL1.set(0x30d0_0800);
+    CNTV_CTL_EL0.set(0);
+    CNTP_CTL_EL0.set(0);
+    CNTKCTL_EL1.set(0);
+    barrier::isb(barrier::SY);
+}
+
+/// The syndrome of the exception just taken from the guest: (ESR_EL2, FAR_EL2, HPFAR_EL2).
+pub fn exit_syndrome() -> (u64, u64, u64) {
+    (ESR_EL2.get(), FAR_EL2.get(), HPFAR_EL2.get())
+}
+
+/// Reads VBAR_EL1 for exception injection.
+pub fn guest_vector_base() -> u64 {
+    VBAR_EL1.get()
+}
+
+/// Writes the EL1 registers that describe a synchronous exception being taken by the guest.
+pub fn set_guest_exception_registers(esr: u64, far: u64, return_address: u64, saved_pstate: u64) {
+    ESR_EL1.set(esr);
+    FAR_EL1.set(far);
+    ELR_EL1.set(return_address);
+    SPSR_EL1.set(saved_pstate);
+}
+
+/// Invalidates every stage-1 and stage-2 TLB entry of the current VMID, on all CPUs.
+pub fn invalidate_guest_tlbs() {
+    // SAFETY: TLB maintenance only discards cached translations.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
+}
+
+/// Invalidates the whole instruction cache to the point of unification (after writing guest code).
+pub fn invalidate_instruction_cache() {
+    // SAFETY: instruction-cache invalidation has no effect on data.
+    unsafe { asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack)) };
+}
+
+/// Cleans and invalidates `[start, start + length)` to the point of coherency, so that a CPU with
+/// its MMU (and so its caches) still off sees what we wrote.
+pub fn clean_to_point_of_coherency(start: usize, length: usize) {
+    const LINE: usize = 64;
+    let mut address = start & !(LINE - 1);
+    while address < start + length {
+        // SAFETY: cache maintenance by address does not change memory contents.
+        unsafe { asm!("dc civac, {}", in(reg) address, options(nostack)) };
+        address += LINE;
+    }
+    barrier::dsb(barrier::SY);
+}
+
+/// Waits for an event (SEV from another CPU, an interrupt).
+pub fn wait_for_event() {
+    aarch64_cpu::asm::wfe();
+}
+
+/// Wakes CPUs waiting in `wait_for_event`.
+pub fn send_event() {
+    barrier::dsb(barrier::ISH);
+    aarch64_cpu::asm::sev();
+}

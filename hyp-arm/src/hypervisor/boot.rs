@@ -1,0 +1,341 @@
+//! Bring-up, read top to bottom: device tree, console, EL2 MMU, GIC, the guest domain, the
+//! secondary CPUs, then the first vCPU.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::arch::entry::{self, MAX_PHYSICAL_CPUS};
+use crate::arch::mmu::{self, El2Translation};
+use crate::arch::{cpu, smc};
+use crate::hyp_log;
+use crate::mm::page_table::{
+    Access, Geometry, MemoryKind, Regime, TablePool, TranslationTable, ENTRIES_PER_TABLE, PAGE_SIZE,
+};
+use crate::platform::{GicRegions, GicVersion, MemoryRange, NodePath, Platform, PsciMethod, Uart};
+use crate::trap::smccc::function;
+
+use super::board::BoardConfig;
+use super::gic::PhysicalGic;
+use super::guest::{self, Guest};
+use super::stop_this_cpu;
+
+/// Everything the CPUs share once the primary has booted.
+pub(super) struct Machine {
+    pub platform: Platform<'static>,
+    /// MPIDR affinity of each logical CPU; logical CPU 0 is the boot CPU.
+    pub cpu_affinities: heapless::Vec<u64, MAX_PHYSICAL_CPUS>,
+    pub gic: PhysicalGic,
+    pub el2_translation: El2Translation,
+    pub guest: Guest,
+}
+
+static MACHINE: spin::Once<Machine> = spin::Once::new();
+/// Secondary CPUs that finished their set-up.
+static SECONDARIES_READY: AtomicUsize = AtomicUsize::new(0);
+
+/// The shared machine description; only called after boot finished building it.
+pub(super) fn machine() -> &'static Machine {
+    match MACHINE.get() {
+        Some(machine) => machine,
+        None => panic!("machine used before the boot CPU finished building it"),
+    }
+}
+
+/// The shared machine description, if boot got that far (for the panic path).
+pub(super) fn try_machine() -> Option<&'static Machine> {
+    MACHINE.get()
+}
+
+/// Tables for the EL2 map and the guests' stage-2 maps (1 MiB; identity-mapped, so the address
+/// of a table is what the walker uses).
+#[repr(C, align(4096))]
+struct TableMemory([[u64; ENTRIES_PER_TABLE]; 256]);
+static mut TABLE_MEMORY: TableMemory = TableMemory([[0; ENTRIES_PER_TABLE]; 256]);
+
+/// The translation table pool, handed out once.
+fn table_pool() -> TablePool<'static> {
+    static TAKEN: spin::Once<()> = spin::Once::new();
+    assert!(!TAKEN.is_completed(), "translation table pool taken twice");
+    TAKEN.call_once(|| ());
+    // SAFETY: the `TAKEN` guard above makes this the only reference ever created to the pool.
+    let tables = unsafe { &mut (*core::ptr::addr_of_mut!(TABLE_MEMORY)).0 };
+    let base = tables.as_ptr() as u64;
+    TablePool::new(tables, base)
+}
+
+/// The primary CPU's boot, called by the board crate's entry point with what the loader passed.
+pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64) -> ! {
+    // 1. Device tree and console.
+    let dtb_address = if loader_dtb != 0 {
+        loader_dtb as u64
+    } else {
+        board.device_tree_fallback.unwrap_or(0)
+    };
+    let Some(dtb) = device_tree_blob(dtb_address) else {
+        // Without a device tree there is no console to report on.
+        stop_this_cpu();
+    };
+    let platform = match Platform::parse(dtb) {
+        Ok(platform) => platform,
+        Err(error) => {
+            open_console_from_raw_tree(board, dtb);
+            hyp_log!("hyp-arm: cannot use the device tree at {dtb_address:#x}: {error}");
+            stop_this_cpu();
+        }
+    };
+    if let Some(uart) = platform.console.as_ref() {
+        if let Some(console) = (board.console)(uart) {
+            crate::console::set_console(console);
+        }
+    }
+    if entered_at_el != 2 {
+        hyp_log!(
+            "hyp-arm must be entered at EL2 (with the virtualization extensions), but the loader \
+             entered it at EL{entered_at_el}. On QEMU use -M virt,virtualization=on. Stopping."
+        );
+        stop_this_cpu();
+    }
+    cpu::install_vectors();
+    cpu::set_cpu_index(0);
+    hyp_log!(
+        "hyp-arm {} on {}: {} CPUs, {}, device tree at {dtb_address:#x}",
+        env!("CARGO_PKG_VERSION"),
+        board.name,
+        platform.cpus.len(),
+        match platform.gic.version() {
+            GicVersion::V2 => "GICv2",
+            GicVersion::V3 => "GICv3",
+        }
+    );
+
+    // 2. Logical CPU numbering: the boot CPU is 0, the others follow in device-tree order.
+    let boot_affinity = cpu::mpidr_affinity();
+    let mut cpu_affinities = heapless::Vec::<u64, MAX_PHYSICAL_CPUS>::new();
+    let _ = cpu_affinities.push(boot_affinity);
+    for physical in platform.cpus.iter().filter(|c| c.mpidr != boot_affinity) {
+        if cpu_affinities.push(physical.mpidr).is_err() {
+            hyp_log!(
+                "more than {MAX_PHYSICAL_CPUS} CPUs: CPU {:#x} stays off",
+                physical.mpidr
+            );
+        }
+    }
+
+    // 3. The EL2 identity map: RAM normal, the GIC and the console as devices.
+    let mut tables = table_pool();
+    let el2_translation = match build_el2_map(&platform, &mut tables) {
+        Ok(translation) => translation,
+        Err(error) => fatal(format_args!("cannot build the EL2 map: {error}")),
+    };
+    // Secondary CPUs read the translation registers with their MMU (and caches) still off.
+    mmu::enable(&el2_translation);
+
+    // 4. The physical GIC.
+    // SAFETY: the GIC's registers are mapped as device memory by the EL2 map built above, and
+    // nothing else drives the physical GIC.
+    let gic = match unsafe { PhysicalGic::new(&platform.gic) } {
+        Ok(gic) => gic,
+        Err(error) => fatal(format_args!("cannot use the GIC: {error}")),
+    };
+    if let Err(error) = gic.init_this_cpu(boot_affinity) {
+        fatal(format_args!("cannot set up the GIC: {error}"));
+    }
+
+    // 5. The guest domain: RAM, stage-2, device tree, images.
+    let dtb_range = MemoryRange::new(dtb_address, dtb.len() as u64);
+    let guest = match Guest::create(
+        board,
+        &platform,
+        &gic,
+        dtb_range,
+        cpu_affinities.len(),
+        &mut tables,
+    ) {
+        Ok(guest) => guest,
+        Err(error) => fatal(format_args!("cannot create the guest: {error}")),
+    };
+
+    let machine = MACHINE.call_once(|| Machine {
+        platform,
+        cpu_affinities,
+        gic,
+        el2_translation,
+        guest,
+    });
+    let translation = &machine.el2_translation;
+    cpu::clean_to_point_of_coherency(
+        translation as *const _ as usize,
+        core::mem::size_of::<El2Translation>(),
+    );
+    machine.guest.configure_this_cpu(0);
+
+    // 6. Secondary CPUs, through the firmware's PSCI.
+    start_secondaries(machine);
+
+    // 7. The first vCPU.
+    machine.guest.load_images();
+    machine.guest.start_boot_vcpu();
+    guest::run_vcpus_on_this_cpu(0)
+}
+
+/// The entry of each secondary CPU, with its logical index.
+#[no_mangle]
+extern "C" fn hyp_secondary_main(index: usize) -> ! {
+    let machine = machine();
+    cpu::install_vectors();
+    cpu::set_cpu_index(index);
+    mmu::enable(&machine.el2_translation);
+    if let Err(error) = machine.gic.init_this_cpu(machine.cpu_affinities[index]) {
+        hyp_log!("CPU {index}: cannot set up its GIC interface: {error}; it stays idle");
+        super::stop_this_cpu();
+    }
+    machine.guest.configure_this_cpu(index);
+    SECONDARIES_READY.fetch_add(1, Ordering::Release);
+    cpu::send_event();
+    guest::run_vcpus_on_this_cpu(index)
+}
+
+fn start_secondaries(machine: &Machine) {
+    let wanted = machine.cpu_affinities.len() - 1;
+    if wanted == 0 {
+        return;
+    }
+    let Some(psci) = machine.platform.psci.as_ref() else {
+        hyp_log!("no PSCI in the device tree: running on the boot CPU only");
+        return;
+    };
+    if psci.method != PsciMethod::Smc {
+        hyp_log!(
+            "the host's PSCI method is HVC, which EL2 cannot call: running on the boot CPU only"
+        );
+        return;
+    }
+    let entry_point = entry::hyp_secondary_entry as *const () as u64;
+    let mut started = 0;
+    for (index, &affinity) in machine.cpu_affinities.iter().enumerate().skip(1) {
+        let result = smc::call(function::CPU_ON_64, affinity, entry_point, index as u64);
+        if result == 0 {
+            started += 1;
+        } else {
+            hyp_log!(
+                "PSCI CPU_ON for CPU {affinity:#x} failed with {}",
+                result as i64
+            );
+        }
+    }
+    // Bounded wait: a CPU that never arrives is reported, not waited for forever.
+    for _ in 0..10_000_000u32 {
+        if SECONDARIES_READY.load(Ordering::Acquire) >= started {
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    let ready = SECONDARIES_READY.load(Ordering::Acquire);
+    hyp_log!("{} of {wanted} secondary CPUs up", ready);
+}
+
+fn build_el2_map(
+    platform: &Platform,
+    tables: &mut TablePool,
+) -> Result<El2Translation, crate::mm::page_table::MapError> {
+    let geometry = Geometry::stage1(cpu::physical_address_bits().min(48))?;
+    let mut map = TranslationTable::new(Regime::El2Stage1, geometry, tables)?;
+    for range in &platform.memory {
+        let (base, size) = page_round(range);
+        map.map(
+            base,
+            base,
+            size,
+            MemoryKind::Normal,
+            Access::ReadWrite,
+            tables,
+        )?;
+    }
+    let mut devices = heapless::Vec::<MemoryRange, 12>::new();
+    match &platform.gic.regions {
+        GicRegions::V2 {
+            distributor,
+            cpu_interface,
+            hyp_interface,
+            ..
+        } => {
+            let _ = devices.extend_from_slice(&[*distributor, *cpu_interface, *hyp_interface]);
+        }
+        GicRegions::V3 {
+            distributor,
+            redistributors,
+            ..
+        } => {
+            let _ = devices.push(*distributor);
+            let _ = devices.extend_from_slice(redistributors);
+        }
+    }
+    if let Some(uart) = platform.console.as_ref() {
+        let _ = devices.push(MemoryRange::new(uart.base, uart.size));
+    }
+    for device in &devices {
+        let (base, size) = page_round(device);
+        map.map(
+            base,
+            base,
+            size,
+            MemoryKind::Device,
+            Access::ReadWrite,
+            tables,
+        )?;
+    }
+    Ok(El2Translation::new(map.root_address(), geometry))
+}
+
+/// A range grown outwards to whole pages.
+pub(super) fn page_round(range: &MemoryRange) -> (u64, u64) {
+    let base = range.base & !(PAGE_SIZE - 1);
+    let end = (range.end() + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+    (base, end - base)
+}
+
+/// The device tree blob at `address`, if a valid FDT header is there.
+fn device_tree_blob(address: u64) -> Option<&'static [u8]> {
+    if address == 0 || address % 8 != 0 {
+        return None;
+    }
+    // SAFETY: the loader put a device tree at `address` (booting.rst); only the 40-byte header is
+    // read before its own total size is known, and RAM is readable with the MMU off.
+    let header = unsafe {
+        core::slice::from_raw_parts(address as *const u8, crate::platform::blob::HEADER_SIZE)
+    };
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let total_size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    if magic != crate::platform::blob::FDT_MAGIC || total_size > 2 * 1024 * 1024 {
+        return None;
+    }
+    // SAFETY: as above, now for the size the header states (bounded to 2 MiB); the blob stays
+    // untouched for the hypervisor's lifetime (it is excluded from guest RAM).
+    Some(unsafe { core::slice::from_raw_parts(address as *const u8, total_size) })
+}
+
+/// Tries to find the console in a tree the platform parser rejected, to say why.
+fn open_console_from_raw_tree(board: &BoardConfig, dtb: &'static [u8]) {
+    let Ok(tree) = fdt::Fdt::new(dtb) else { return };
+    let Some(node) = tree.chosen().stdout() else {
+        return;
+    };
+    let Some(region) = node.reg().and_then(|mut regions| regions.next()) else {
+        return;
+    };
+    let uart = Uart {
+        path: NodePath::new(),
+        compatible: node.compatible().map(|c| c.first()).unwrap_or(""),
+        base: region.starting_address as u64,
+        size: region.size.unwrap_or(0x1000) as u64,
+        options: None,
+    };
+    if let Some(console) = (board.console)(&uart) {
+        crate::console::set_console(console);
+    }
+}
+
+/// A boot-time error the hypervisor cannot continue from: say it and stop.
+pub(super) fn fatal(message: core::fmt::Arguments) -> ! {
+    hyp_log!("hyp-arm: {message}; stopping");
+    stop_this_cpu()
+}

@@ -1,0 +1,224 @@
+//! Handling of synchronous guest exits: SMCCC calls (PSCI), MMIO traps into the virtual GIC,
+//! trapped system registers, and faults on memory the guest does not own.
+
+use core::sync::atomic::Ordering;
+
+use crate::arch::{cpu, smc, GuestRegisters};
+use crate::hyp_log;
+use crate::trap::exit::{
+    load_value, DataAbort, Exit, SystemRegisterAccess, ICC_ASGI1R_EL1, ICC_SGI0R_EL1, ICC_SGI1R_EL1,
+};
+use crate::trap::smccc::{self, status, Call};
+
+use super::boot::machine;
+use super::guest::{self, Guest};
+use super::injection;
+use super::interrupts;
+
+/// A synchronous exception from the guest.
+pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
+    let (esr, far, hpfar) = cpu::exit_syndrome();
+    let instruction_length = if esr & (1 << 25) != 0 { 4 } else { 2 };
+    let guest = &machine().guest;
+    let vcpu = cpu::cpu_index();
+    match Exit::decode(esr, far, hpfar) {
+        Exit::Hypercall { .. } => smccc_call(guest, vcpu, registers),
+        Exit::SecureMonitorCall { .. } => {
+            // A trapped SMC has not advanced the PC (unlike HVC).
+            registers.elr += instruction_length;
+            smccc_call(guest, vcpu, registers);
+        }
+        Exit::DataAbort(abort) => data_abort(guest, vcpu, registers, &abort, instruction_length),
+        Exit::InstructionAbort {
+            ipa,
+            virtual_address,
+        } => {
+            log_fault(guest, format_args!(
+                "vCPU {vcpu} fetched an instruction from IPA {ipa:#x} (VA {virtual_address:#x}, PC {:#x}), \
+                 which is not its RAM: injecting an instruction abort",
+                registers.elr
+            ));
+            injection::inject_instruction_abort(registers, virtual_address);
+        }
+        Exit::SystemRegister(access) => {
+            system_register(guest, vcpu, registers, &access, instruction_length)
+        }
+        Exit::WaitForInterrupt => registers.elr += instruction_length,
+        Exit::Unhandled { class, syndrome } => {
+            log_fault(guest, format_args!(
+                "vCPU {vcpu} trapped with exception class {class:#x} (ISS {syndrome:#x}) at PC {:#x}: \
+                 injecting an undefined instruction",
+                registers.elr
+            ));
+            injection::inject_undefined(registers);
+        }
+    }
+}
+
+/// An SError from the guest: it is the guest's problem, reported to it as a virtual SError.
+pub fn handle_guest_system_error(registers: &GuestRegisters) {
+    let guest = &machine().guest;
+    log_fault(
+        guest,
+        format_args!(
+            "SError while vCPU {} ran (PC {:#x})",
+            cpu::cpu_index(),
+            registers.elr
+        ),
+    );
+}
+
+fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
+    let call = Call::decode(
+        registers.x[0],
+        registers.x[1],
+        registers.x[2],
+        registers.x[3],
+    );
+    let result = match call {
+        Call::PsciVersion => smccc::PSCI_VERSION_1_1,
+        Call::SmcccVersion => smccc::SMCCC_VERSION_1_1,
+        Call::PsciFeatures { function_id } => smccc::psci_features(function_id),
+        Call::SmcccArchFeatures { .. } => status::NOT_SUPPORTED,
+        Call::MigrateInfoType => smccc::MIGRATE_NOT_REQUIRED,
+        Call::CpuSuspend { .. } => {
+            // Every power state is treated as standby: return at once; a pending interrupt is
+            // taken right after, which PSCI allows for both standby and power-down states.
+            status::SUCCESS
+        }
+        Call::CpuOn {
+            target_mpidr,
+            entry_point,
+            context,
+        } => match smccc::vcpu_of_mpidr(target_mpidr, guest.vcpu_count) {
+            Some(target) if guest.ram.contains(entry_point) => {
+                let result = guest.vcpus[target].request_on(entry_point, context);
+                cpu::send_event();
+                result
+            }
+            Some(_) => status::INVALID_PARAMETERS,
+            None => status::INVALID_PARAMETERS,
+        },
+        Call::CpuOff => guest::stop_vcpu(guest, vcpu),
+        Call::AffinityInfo {
+            target_mpidr,
+            lowest_level,
+        } => {
+            match (
+                smccc::vcpu_of_mpidr(target_mpidr, guest.vcpu_count),
+                lowest_level,
+            ) {
+                (Some(target), 0) => guest.vcpus[target].affinity_info(),
+                _ => status::INVALID_PARAMETERS,
+            }
+        }
+        Call::SystemOff => {
+            hyp_log!("{}: SYSTEM_OFF from vCPU {vcpu}: powering off", guest.name);
+            smc::call(smccc::function::SYSTEM_OFF, 0, 0, 0);
+            // The firmware did not power off.
+            status::INTERNAL_FAILURE
+        }
+        Call::SystemReset => guest.reset(vcpu),
+        Call::Unknown { function_id } => {
+            if !smccc::is_standard_discovery_call(function_id) {
+                log_fault(
+                    guest,
+                    format_args!(
+                        "vCPU {vcpu} made unknown SMCCC call {function_id:#x}: NOT_SUPPORTED"
+                    ),
+                );
+            }
+            status::NOT_SUPPORTED
+        }
+    };
+    registers.x[0] = result;
+}
+
+fn data_abort(
+    guest: &Guest,
+    vcpu: usize,
+    registers: &mut GuestRegisters,
+    abort: &DataAbort,
+    instruction_length: u64,
+) {
+    let gic = &machine().gic;
+    let emulated = if abort.access.is_some() {
+        gic.emulated_region(abort.ipa, guest.vcpu_count)
+    } else {
+        None
+    };
+    match (emulated, abort.access) {
+        (Some(region), Some(access)) => {
+            let value = registers.get(access.register);
+            let result =
+                interrupts::emulate_mmio(vcpu, region, access.width, access.is_write, value);
+            match result {
+                Ok(read_value) => {
+                    if !access.is_write {
+                        registers.set(access.register, load_value(&access, read_value));
+                    }
+                    registers.elr += instruction_length;
+                }
+                Err(error) => {
+                    log_fault(guest, format_args!(
+                        "vCPU {vcpu}: {} of {} bytes at IPA {:#x} (PC {:#x}) refused by the virtual GIC: {error}",
+                        if access.is_write { "write" } else { "read" },
+                        access.width,
+                        abort.ipa,
+                        registers.elr
+                    ));
+                    injection::inject_data_abort(registers, abort.virtual_address, abort.is_write);
+                }
+            }
+        }
+        _ => {
+            log_fault(guest, format_args!(
+                "data abort: vCPU {vcpu} {} IPA {:#x} (VA {:#x}, PC {:#x}), which is neither its RAM nor \
+                 one of its devices: injecting a synchronous external abort",
+                if abort.is_write { "wrote" } else { "read" },
+                abort.ipa,
+                abort.virtual_address,
+                registers.elr
+            ));
+            injection::inject_data_abort(registers, abort.virtual_address, abort.is_write);
+        }
+    }
+}
+
+fn system_register(
+    guest: &Guest,
+    vcpu: usize,
+    registers: &mut GuestRegisters,
+    access: &SystemRegisterAccess,
+    instruction_length: u64,
+) {
+    let is_sgi = access.is(ICC_SGI1R_EL1) || access.is(ICC_ASGI1R_EL1) || access.is(ICC_SGI0R_EL1);
+    if is_sgi && !access.is_read {
+        interrupts::send_guest_sgi(vcpu, registers.get(access.register));
+        registers.elr += instruction_length;
+        return;
+    }
+    log_fault(guest, format_args!(
+        "vCPU {vcpu} accessed system register S{}_{}_C{}_C{}_{} at PC {:#x}: injecting an undefined instruction",
+        access.op0, access.op1, access.crn, access.crm, access.op2, registers.elr
+    ));
+    injection::inject_undefined(registers);
+}
+
+/// Logs a guest fault while the budget lasts, so a hostile guest cannot flood the console.
+pub fn log_fault(guest: &Guest, message: core::fmt::Arguments) {
+    let remaining = guest.fault_log_budget.load(Ordering::Relaxed);
+    if remaining == 0 {
+        return;
+    }
+    guest
+        .fault_log_budget
+        .store(remaining - 1, Ordering::Relaxed);
+    hyp_log!("{}: {message}", guest.name);
+    if remaining == 1 {
+        hyp_log!(
+            "{}: further faults are handled but no longer logged",
+            guest.name
+        );
+    }
+}
