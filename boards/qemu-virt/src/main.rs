@@ -17,6 +17,8 @@ static BOARD: BoardConfig = BoardConfig {
     console: console_for,
     guest_ram_size: 1 << 30,
     device_tree_fallback: Some(RAM_BASE),
+    // QEMU's RAM is zero at power-on; restarts are always cleared.
+    clear_guest_ram_at_first_boot: false,
 };
 
 /// The console: a PL011 driven by the hypervisor.

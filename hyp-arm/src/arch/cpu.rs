@@ -153,6 +153,56 @@ pub fn clean_to_point_of_coherency(start: usize, length: usize) {
     barrier::dsb(barrier::SY);
 }
 
+/// Zeroes `[start, start + length)`: 128 bytes per loop iteration with paired stores of the zero
+/// register (under QEMU's TCG this is several times faster than DC ZVA, whose helper is slow;
+/// on hardware both stream at memory bandwidth). Unaligned edges are cleared byte by byte.
+///
+/// # Safety
+/// The range must be writable normal memory that nothing else uses while it is cleared.
+pub unsafe fn zero_memory(start: usize, length: usize) {
+    const CHUNK: usize = 128;
+    let end = start + length;
+    let aligned_start = (start + CHUNK - 1) & !(CHUNK - 1);
+    let aligned_end = end & !(CHUNK - 1);
+    if aligned_start >= aligned_end {
+        // SAFETY: the caller guarantees the range is writable.
+        unsafe { core::ptr::write_bytes(start as *mut u8, 0, length) };
+        return;
+    }
+    // SAFETY: the head of the caller's range.
+    unsafe { core::ptr::write_bytes(start as *mut u8, 0, aligned_start - start) };
+    // SAFETY: [aligned_start, aligned_end) is inside the caller's range, 128-byte aligned, and a
+    // multiple of 128 bytes long.
+    unsafe {
+        asm!(
+            "2:",
+            "stp xzr, xzr, [{address}, #0]",
+            "stp xzr, xzr, [{address}, #16]",
+            "stp xzr, xzr, [{address}, #32]",
+            "stp xzr, xzr, [{address}, #48]",
+            "stp xzr, xzr, [{address}, #64]",
+            "stp xzr, xzr, [{address}, #80]",
+            "stp xzr, xzr, [{address}, #96]",
+            "stp xzr, xzr, [{address}, #112]",
+            "add {address}, {address}, #128",
+            "cmp {address}, {end}",
+            "b.lo 2b",
+            address = inout(reg) aligned_start => _,
+            end = in(reg) aligned_end,
+            options(nostack)
+        )
+    };
+    // SAFETY: the tail of the caller's range.
+    unsafe { core::ptr::write_bytes(aligned_end as *mut u8, 0, end - aligned_end) };
+    barrier::dsb(barrier::ISH);
+}
+
+/// Sleeps until an interrupt is pending, even a masked one (Arm ARM D1.16.2: WFI wake-up events).
+/// QEMU halts a CPU in WFI, whereas WFE only yields, so idle CPUs wait here.
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
 /// Waits for an event (SEV from another CPU, an interrupt).
 pub fn wait_for_event() {
     aarch64_cpu::asm::wfe();

@@ -16,4 +16,8 @@ pub struct BoardConfig {
     /// `-kernel` is an ELF file: it then puts the device tree at the start of RAM instead of
     /// after the (Linux-style) image, where guest-loader modules may live.
     pub device_tree_fallback: Option<u64>,
+    /// Clear guest RAM before the guest's first boot, not only before restarts. Needed wherever
+    /// firmware or a loader may leave data in RAM (every real board). QEMU hands over RAM
+    /// zeroed, and clearing 1 GiB costs seconds under TCG, so the qemu-virt board leaves it off.
+    pub clear_guest_ram_at_first_boot: bool,
 }

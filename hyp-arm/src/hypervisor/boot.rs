@@ -172,7 +172,9 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
     start_secondaries(machine);
 
     // 7. The first vCPU.
-    machine.guest.load_images();
+    machine
+        .guest
+        .load_images(board.clear_guest_ram_at_first_boot);
     machine.guest.start_boot_vcpu();
     guest::run_vcpus_on_this_cpu(0)
 }

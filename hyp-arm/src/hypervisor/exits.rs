@@ -93,7 +93,7 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
         } => match smccc::vcpu_of_mpidr(target_mpidr, guest.vcpu_count) {
             Some(target) if guest.ram.contains(entry_point) => {
                 let result = guest.vcpus[target].request_on(entry_point, context);
-                cpu::send_event();
+                interrupts::kick_cpu(target);
                 result
             }
             Some(_) => status::INVALID_PARAMETERS,

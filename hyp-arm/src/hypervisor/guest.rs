@@ -275,12 +275,16 @@ impl Guest {
         cpu::set_guest_mpidr(vcpu);
     }
 
-    /// Clears guest RAM and copies in the kernel, initrd and device tree from their pristine copies.
-    pub fn load_images(&self) {
+    /// Copies the kernel, initrd and device tree into guest RAM from their pristine copies, after
+    /// clearing the RAM when `clear_ram` is set (always on a restart, so nothing of the previous
+    /// run survives; at first boot when the board says RAM may hold the firmware's leftovers).
+    pub fn load_images(&self, clear_ram: bool) {
         // SAFETY: guest RAM is identity-mapped at EL2 and no vCPU runs while images load (at boot,
         // or during a reset once every vCPU has stopped).
         unsafe {
-            core::ptr::write_bytes(self.ram.base as *mut u8, 0, self.ram.size as usize);
+            if clear_ram {
+                cpu::zero_memory(self.ram.base as usize, self.ram.size as usize);
+            }
             copy_physical(self.kernel, self.layout.kernel.base);
             if let (Some(source), Some(destination)) = (self.initrd, self.layout.initrd) {
                 copy_physical(source, destination.base);
@@ -299,6 +303,9 @@ impl Guest {
     /// Posts the boot vCPU's start: kernel entry with x0 = the device tree (booting.rst).
     pub fn start_boot_vcpu(&self) {
         self.vcpus[0].request_on(self.layout.kernel.base, self.layout.dtb.base);
+        if cpu::cpu_index() != 0 {
+            interrupts::kick_cpu(0);
+        }
     }
 
     /// True while a reset is stopping the vCPUs.
@@ -331,10 +338,9 @@ impl Guest {
         if let Err(error) = self.vgic.lock().configure(&self.vgic_config) {
             hyp_log!("{}: virtual GIC reset failed: {error}", self.name);
         }
-        self.load_images();
+        self.load_images(true);
         self.resetting.store(false, Ordering::Release);
         self.start_boot_vcpu();
-        cpu::send_event();
         run_vcpus_on_this_cpu(caller)
     }
 }
@@ -414,15 +420,20 @@ unsafe fn copy_physical(source: MemoryRange, destination: u64) {
 
 /// Waits for this CPU's vCPU to be started (boot, PSCI CPU_ON, reset) and runs it. Never returns:
 /// each guest entry starts from a fresh stack.
+///
+/// The CPU sleeps in WFI; whoever posts a start request kicks it with the kick SGI. Pending
+/// interrupts are taken (masked, by polling) before each check, so a kick that arrives after the
+/// check leaves an interrupt pending and WFI returns at once: no wake-up is lost.
 pub fn run_vcpus_on_this_cpu(index: usize) -> ! {
     let guest = &machine().guest;
     loop {
+        interrupts::handle_physical_interrupts();
         if index < guest.vcpu_count && !guest.is_resetting() {
             if let Some(request) = guest.vcpus[index].take_start_request() {
                 enter_vcpu(index, request.entry_point, request.context);
             }
         }
-        cpu::wait_for_event();
+        cpu::wait_for_interrupt();
     }
 }
 
@@ -449,7 +460,6 @@ fn clean_up_this_vcpu(guest: &Guest, index: usize) {
     interrupts::reset_virtual_cpu_interface();
     cpu::reset_guest_el1_state();
     guest.vcpus[index].set_off();
-    cpu::send_event();
 }
 
 /// Called after every exit, before the guest runs again: honour a pending reset, then put

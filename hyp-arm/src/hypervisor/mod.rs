@@ -55,7 +55,7 @@ fn hypervisor_exception(registers: &GuestRegisters, kind: u64) -> ! {
 /// Parks this CPU for good (after a panic elsewhere, or SYSTEM_OFF failing).
 pub(crate) fn stop_this_cpu() -> ! {
     loop {
-        cpu::wait_for_event();
+        cpu::wait_for_interrupt();
     }
 }
 
