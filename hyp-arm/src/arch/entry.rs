@@ -36,7 +36,7 @@ pub mod exception_kind {
 }
 
 const FRAME_SIZE: usize = size_of::<GuestRegisters>();
-const _: () = assert!(FRAME_SIZE % 16 == 0);
+const _: () = assert!(FRAME_SIZE.is_multiple_of(16));
 const _: () = assert!(offset_of!(GuestRegisters, elr) == 31 * 8);
 const _: () = assert!(offset_of!(GuestRegisters, spsr) == 32 * 8);
 

@@ -297,7 +297,7 @@ pub(super) fn page_round(range: &MemoryRange) -> (u64, u64) {
 
 /// The device tree blob at `address`, if a valid FDT header is there.
 fn device_tree_blob(address: u64) -> Option<&'static [u8]> {
-    if address == 0 || address % 8 != 0 {
+    if address == 0 || !address.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the loader put a device tree at `address` (booting.rst); only the 40-byte header is

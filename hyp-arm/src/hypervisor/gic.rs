@@ -96,19 +96,26 @@ impl PhysicalGic {
     }
 
     fn build_front_end(&self, affinity: u64) -> Result<CpuGic, GicSetupError> {
-        // SAFETY (all blocks below): `new`'s caller guarantees the regions are mapped device memory
-        // driven only through this value.
         match &self.description.regions {
             GicRegions::V2 {
                 distributor,
                 cpu_interface,
                 hyp_interface,
                 ..
-            } => Ok(CpuGic::V2(Gicv2 {
-                distributor: unsafe { Gicv2Distributor::new(distributor.base as usize) },
-                cpu_interface: unsafe { Gicv2CpuInterface::new(cpu_interface.base as usize) },
-                hyp_interface: unsafe { Gicv2HypInterface::new(hyp_interface.base as usize) },
-            })),
+            } => {
+                // SAFETY: `new`'s caller guarantees the GICD frame is mapped device memory driven
+                // only through this value.
+                let distributor = unsafe { Gicv2Distributor::new(distributor.base as usize) };
+                // SAFETY: likewise for the GICC frame.
+                let cpu_interface = unsafe { Gicv2CpuInterface::new(cpu_interface.base as usize) };
+                // SAFETY: likewise for the GICH frame.
+                let hyp_interface = unsafe { Gicv2HypInterface::new(hyp_interface.base as usize) };
+                Ok(CpuGic::V2(Gicv2 {
+                    distributor,
+                    cpu_interface,
+                    hyp_interface,
+                }))
+            }
             GicRegions::V3 {
                 distributor,
                 redistributors,
@@ -116,16 +123,22 @@ impl PhysicalGic {
             } => {
                 let redistributor = redistributors
                     .iter()
-                    .find_map(|region| unsafe {
-                        Gicv3Redistributor::find(
-                            region.base as usize,
-                            region.size as usize,
-                            affinity,
-                        )
+                    .find_map(|region| {
+                        // SAFETY: `new`'s caller guarantees the redistributor regions are mapped
+                        // device memory driven only through this value.
+                        unsafe {
+                            Gicv3Redistributor::find(
+                                region.base as usize,
+                                region.size as usize,
+                                affinity,
+                            )
+                        }
                     })
                     .ok_or(GicSetupError::NoRedistributor { affinity })?;
+                // SAFETY: likewise for the GICD frame.
+                let distributor = unsafe { Gicv3Distributor::new(distributor.base as usize) };
                 Ok(CpuGic::V3(Gicv3 {
-                    distributor: unsafe { Gicv3Distributor::new(distributor.base as usize) },
+                    distributor,
                     redistributor,
                     hyp_interface: Gicv3HypInterface::probe(),
                 }))

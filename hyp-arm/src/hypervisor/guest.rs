@@ -32,6 +32,10 @@ const GUEST_DT_CAPACITY: usize = 64 * 1024;
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
 /// Why the guest could not be created; each names what is missing or in conflict.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built at most once, at boot, and reported at once"
+)]
 pub enum GuestError {
     NoKernel,
     NoRam(crate::mm::carve::CarveError),
@@ -100,6 +104,10 @@ fn boot_module<'dtb>(platform: &Platform<'dtb>, kind: BootModuleKind) -> Option<
 
 impl Guest {
     /// Carves the guest's RAM, builds its stage-2 map and device tree, and sets up its vGIC.
+    #[allow(
+        clippy::result_large_err,
+        reason = "called once at boot; the error names a device-tree node"
+    )]
     pub fn create(
         board: &BoardConfig,
         platform: &Platform<'static>,

@@ -39,10 +39,7 @@ pub fn carve_highest(
     let mut best: Option<MemoryRange> = None;
     for region in memory {
         let mut candidate_end = region.end();
-        loop {
-            let Some(start) = candidate_end.checked_sub(size) else {
-                break;
-            };
+        while let Some(start) = candidate_end.checked_sub(size) {
             let start = start & !(alignment - 1);
             if start < region.base {
                 break;

@@ -263,7 +263,10 @@ impl TranslationTable {
         access: Access,
         allocator: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
-        if input % PAGE_SIZE != 0 || output % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+        if !input.is_multiple_of(PAGE_SIZE)
+            || !output.is_multiple_of(PAGE_SIZE)
+            || !size.is_multiple_of(PAGE_SIZE)
+        {
             return Err(MapError::Unaligned {
                 input,
                 output,
@@ -291,7 +294,7 @@ impl TranslationTable {
     fn leaf_level(&self, input: u64, output: u64, remaining: u64) -> u32 {
         for level in self.geometry.start_level.max(1)..3 {
             let block = 1u64 << level_shift(level);
-            if input % block == 0 && output % block == 0 && remaining >= block {
+            if input.is_multiple_of(block) && output.is_multiple_of(block) && remaining >= block {
                 return level;
             }
         }
@@ -404,7 +407,7 @@ impl TableAllocator for TablePool<'_> {
         let base_page = (self.base_address / PAGE_SIZE) as usize;
         // Concatenated roots must be aligned to their total size.
         let mut start = self.next_free;
-        while (base_page + start) % count != 0 {
+        while !(base_page + start).is_multiple_of(count) {
             start += 1;
         }
         let end = start.checked_add(count).ok_or(MapError::OutOfTables)?;
