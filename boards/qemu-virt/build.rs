@@ -1,6 +1,11 @@
 //! Links the qemu-virt image at the address every loader puts it: RAM starts at 0x4000_0000 on
 //! QEMU virt and the image header asks for text_offset 0x20_0000 (QEMU's `-kernel` and U-Boot's
 //! `booti` both load an arm64 Image at the 2 MiB-aligned RAM base + text_offset).
+//!
+//! It also embeds a guest kernel, initramfs and command line when `HYP_ARM_EMBED_KERNEL`,
+//! `HYP_ARM_EMBED_INITRD` and `HYP_ARM_EMBED_BOOTARGS` name them (`cargo xtask build
+//! --embed-kernel ...`), by writing `embedded_guest.rs` into OUT_DIR for `include!`.
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 const RAM_BASE: u64 = 0x4000_0000;
@@ -16,4 +21,50 @@ fn main() {
         RAM_BASE + TEXT_OFFSET
     );
     println!("cargo:rustc-link-arg-bins=--defsym=HYP_TEXT_OFFSET={TEXT_OFFSET:#x}");
+    write_embedded_guest();
+}
+
+/// `EMBEDDED_GUEST: Option<EmbeddedGuest>` for the board's config, from the environment.
+fn write_embedded_guest() {
+    for variable in [
+        "HYP_ARM_EMBED_KERNEL",
+        "HYP_ARM_EMBED_INITRD",
+        "HYP_ARM_EMBED_BOOTARGS",
+    ] {
+        println!("cargo:rerun-if-env-changed={variable}");
+    }
+    let kernel = std::env::var("HYP_ARM_EMBED_KERNEL")
+        .ok()
+        .filter(|path| !path.is_empty());
+    let initrd = std::env::var("HYP_ARM_EMBED_INITRD")
+        .ok()
+        .filter(|path| !path.is_empty());
+    let bootargs = std::env::var("HYP_ARM_EMBED_BOOTARGS").unwrap_or_default();
+    let mut code = String::from("/// The guest built into this image, if any.\n");
+    match kernel {
+        None => code
+            .push_str("const EMBEDDED_GUEST: Option<hyp_arm::hypervisor::EmbeddedGuest> = None;\n"),
+        Some(kernel) => {
+            for path in [Some(&kernel), initrd.as_ref()].into_iter().flatten() {
+                assert!(
+                    std::path::Path::new(path).is_file(),
+                    "embedded guest image {path} does not exist"
+                );
+                println!("cargo:rerun-if-changed={path}");
+            }
+            let initrd = match initrd {
+                Some(path) => format!("Some(include_bytes!({path:?}))"),
+                None => "None".to_string(),
+            };
+            let _ = write!(
+                code,
+                "const EMBEDDED_GUEST: Option<hyp_arm::hypervisor::EmbeddedGuest> = \
+                 Some(hyp_arm::hypervisor::EmbeddedGuest {{ kernel: include_bytes!({kernel:?}), \
+                 initrd: {initrd}, bootargs: {bootargs:?} }});\n"
+            );
+        }
+    }
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("embedded_guest.rs");
+    std::fs::write(&out, code).expect("OUT_DIR is writable");
 }

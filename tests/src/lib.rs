@@ -9,6 +9,7 @@ pub mod command_line;
 pub mod guest;
 pub mod runner;
 
+pub use command_line::QEMU;
 pub use command_line::{BootConfig, BootTarget, Console, GicVersion, Images};
 pub use guest::Mode;
 pub use runner::{Failure, Qemu};

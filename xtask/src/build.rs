@@ -30,6 +30,28 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
 
     let package = format!("hyp-arm-board-{board}");
     let mut cargo = process::cargo();
+    // An image with an embedded guest builds in a target directory of its own, so that switching
+    // between the two does not rebuild the board crate every time.
+    let target_root = match &options.embed_kernel {
+        Some(kernel) => {
+            let kernel = fs::canonicalize(kernel)
+                .with_context(|| format!("no guest kernel at {}", kernel.display()))?;
+            cargo.env("HYP_ARM_EMBED_KERNEL", &kernel);
+            if let Some(initrd) = &options.embed_initrd {
+                let initrd = fs::canonicalize(initrd)
+                    .with_context(|| format!("no initramfs at {}", initrd.display()))?;
+                cargo.env("HYP_ARM_EMBED_INITRD", initrd);
+            }
+            cargo.env("HYP_ARM_EMBED_BOOTARGS", &options.embed_bootargs);
+            let dir = layout.target().join("embedded-guest");
+            cargo.env("CARGO_TARGET_DIR", &dir);
+            dir
+        }
+        None => {
+            cargo.env_remove("HYP_ARM_EMBED_KERNEL");
+            layout.cargo_target()
+        }
+    };
     cargo.current_dir(&layout.root).args([
         "build",
         "--release",
@@ -45,8 +67,7 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     run(&mut cargo)
         .with_context(|| format!("cannot build {package} (the compiler's messages are above)"))?;
 
-    let elf = layout
-        .cargo_target()
+    let elf = target_root
         .join(FIRMWARE_TARGET)
         .join("release")
         .join(&package);
@@ -55,7 +76,12 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         "cargo reported success but {} does not exist; is {package} a binary crate?",
         elf.display()
     );
-    let image = layout.hypervisor_image(board);
+    let image = match options.embed_kernel {
+        Some(_) => layout
+            .hypervisor_image(board)
+            .with_file_name("hyp-arm-embedded.img"),
+        None => layout.hypervisor_image(board),
+    };
     if let Some(dir) = image.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -48,6 +48,21 @@ struct BuildOptions {
     /// Hypervisor log format; `text` asks for plain text (passed to the build as HYP_ARM_LOG=text).
     #[arg(long)]
     log: Option<String>,
+    /// Build a guest kernel (arm64 Image) into the hypervisor; the image is then
+    /// target/images/<board>/hyp-arm-embedded.img and boots with no guest-loader modules.
+    #[arg(long, value_name = "IMAGE")]
+    embed_kernel: Option<std::path::PathBuf>,
+    /// With --embed-kernel: the initramfs to build in too.
+    #[arg(long, value_name = "INITRD", requires = "embed_kernel")]
+    embed_initrd: Option<std::path::PathBuf>,
+    /// With --embed-kernel: the guest's command line.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "embed_kernel",
+        default_value = "console=ttyAMA0"
+    )]
+    embed_bootargs: String,
 }
 
 #[derive(clap::Args)]

@@ -25,9 +25,22 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     let build_options = BuildOptions {
         board: BOARD.to_string(),
         log: None,
+        embed_kernel: None,
+        embed_initrd: None,
+        embed_bootargs: String::new(),
     };
     let hypervisor = build::build(layout, &build_options)?;
     let initrd = initramfs::build(layout)?;
+    // The same hypervisor with the guest built in, booted with no guest-loader modules.
+    let embedded = build::build(
+        layout,
+        &BuildOptions {
+            embed_kernel: Some(layout.guest_kernel()),
+            embed_initrd: Some(initrd.clone()),
+            embed_bootargs: "console=ttyAMA0 hyptest=boot".to_string(),
+            ..build_options
+        },
+    )?;
     let logs = layout.test_logs();
     fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
 
@@ -51,6 +64,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .arg(SYSTEM_TEST_THREADS)
         .args(&options.filter)
         .env("HYP_ARM_IMAGE", &hypervisor)
+        .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_LOG_DIR", &logs);

@@ -12,6 +12,8 @@ use hyp_arm_pl011::Pl011;
 /// Where QEMU virt's RAM starts: with an ELF `-kernel`, QEMU leaves the device tree here.
 const RAM_BASE: u64 = 0x4000_0000;
 
+include!(concat!(env!("OUT_DIR"), "/embedded_guest.rs"));
+
 static BOARD: BoardConfig = BoardConfig {
     name: "QEMU virt",
     console: console_for,
@@ -19,6 +21,9 @@ static BOARD: BoardConfig = BoardConfig {
     device_tree_fallback: Some(RAM_BASE),
     // QEMU's RAM is zero at power-on; restarts are always cleared.
     clear_guest_ram_at_first_boot: false,
+    embedded_guest: EMBEDDED_GUEST,
+    // QEMU 7.2's GICv2 loses the guest timer with hardware-bit deactivation (docs/ARCHITECTURE.md).
+    gicv2_deactivate_by_maintenance: true,
 };
 
 /// The console: a PL011 driven by the hypervisor.

@@ -88,7 +88,8 @@ impl Gic {
         match self {
             Self::V2(gic) => {
                 gic.distributor.init_private();
-                gic.cpu_interface.init();
+                gic.cpu_interface
+                    .init(gic.distributor.has_security_extensions());
             }
             Self::V3(gic) => {
                 gic.redistributor.wake()?;

@@ -20,4 +20,20 @@ pub struct BoardConfig {
     /// firmware or a loader may leave data in RAM (every real board). QEMU hands over RAM
     /// zeroed, and clearing 1 GiB costs seconds under TCG, so the qemu-virt board leaves it off.
     pub clear_guest_ram_at_first_boot: bool,
+    /// A guest built into the image (`cargo xtask build --embed-kernel`): used when the loader
+    /// passes no `multiboot,kernel` module, which always takes precedence.
+    pub embedded_guest: Option<EmbeddedGuest>,
+    /// On a GICv2, deactivate the guest's hardware-mapped interrupts from the hypervisor (EOI
+    /// maintenance interrupt, then GICC_DIR) instead of through the list register's hardware
+    /// bit. Needed on QEMU 7.2, whose GICv2 loses a level interrupt (the guest's timer) that
+    /// became pending again while active: the hardware-bit deactivation never re-signals it.
+    /// Costs one more exit per such interrupt; real GIC-400s do not need it.
+    pub gicv2_deactivate_by_maintenance: bool,
+}
+
+/// A guest kernel (arm64 Image), optional initramfs and command line linked into the image.
+pub struct EmbeddedGuest {
+    pub kernel: &'static [u8],
+    pub initrd: Option<&'static [u8]>,
+    pub bootargs: &'static str,
 }

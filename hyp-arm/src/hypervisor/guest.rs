@@ -51,7 +51,8 @@ impl fmt::Display for GuestError {
             GuestError::NoKernel => write!(
                 f,
                 "no guest kernel: pass one as a boot module (QEMU: -device guest-loader,addr=...,kernel=IMAGE; \
-                 U-Boot: a /chosen node with compatible \"multiboot,kernel\")"
+                 U-Boot: a /chosen node with compatible \"multiboot,kernel\") or build one into the image \
+                 (cargo xtask build --embed-kernel IMAGE)"
             ),
             GuestError::NoRam(error) => write!(f, "guest RAM: {error}"),
             GuestError::Stage2(error) => write!(f, "guest stage-2 map: {error}"),
@@ -75,7 +76,7 @@ pub struct Guest {
     device_tree_length: usize,
     /// The guest's virtual GIC (a static: it is large and must not travel through the stack).
     pub vgic: &'static spin::Mutex<Vgic>,
-    vgic_config: VgicConfig,
+    pub(super) vgic_config: VgicConfig,
     pub vcpus: [VcpuPower; MAX_PHYSICAL_CPUS],
     /// A SYSTEM_RESET is in progress: vCPUs stop at their next exit.
     resetting: AtomicBool,
@@ -102,6 +103,39 @@ fn boot_module<'dtb>(platform: &Platform<'dtb>, kind: BootModuleKind) -> Option<
         .copied()
 }
 
+/// Where the guest's images come from: the loader's boot modules if it passed a kernel, else the
+/// guest built into the image.
+fn guest_images<'dtb>(
+    board: &BoardConfig,
+    platform: &Platform<'dtb>,
+) -> Option<(BootModule<'dtb>, Option<BootModule<'dtb>>, &'static str)> {
+    if let Some(kernel) = boot_module(platform, BootModuleKind::Kernel) {
+        return Some((
+            kernel,
+            boot_module(platform, BootModuleKind::Ramdisk),
+            "boot modules",
+        ));
+    }
+    let embedded = board.embedded_guest.as_ref()?;
+    // The hypervisor image is identity-mapped, so these addresses are physical.
+    let module = |kind, bytes: &[u8], bootargs| BootModule {
+        kind,
+        range: MemoryRange::new(bytes.as_ptr() as u64, bytes.len() as u64),
+        bootargs,
+    };
+    Some((
+        module(
+            BootModuleKind::Kernel,
+            embedded.kernel,
+            Some(embedded.bootargs),
+        ),
+        embedded
+            .initrd
+            .map(|initrd| module(BootModuleKind::Ramdisk, initrd, None)),
+        "built into the image",
+    ))
+}
+
 impl Guest {
     /// Carves the guest's RAM, builds its stage-2 map and device tree, and sets up its vGIC.
     #[allow(
@@ -116,8 +150,7 @@ impl Guest {
         vcpu_count: usize,
         tables: &mut TablePool,
     ) -> Result<Guest, GuestError> {
-        let kernel = boot_module(platform, BootModuleKind::Kernel).ok_or(GuestError::NoKernel)?;
-        let initrd = boot_module(platform, BootModuleKind::Ramdisk);
+        let (kernel, initrd, source) = guest_images(board, platform).ok_or(GuestError::NoKernel)?;
 
         // RAM: identity-mapped (IPA = PA), so that the devices the guest owns can DMA into it
         // without an IOMMU; carved from the top, clear of everything the boot still needs.
@@ -234,6 +267,8 @@ impl Guest {
             nr_spis: gic.spi_count().min(MAX_SPIS),
             owned_spis,
             virtual_spis: InterruptSet::EMPTY,
+            deactivate_hardware_by_maintenance: board.gicv2_deactivate_by_maintenance
+                && platform.gic.version() == GicVersion::V2,
             hardware_ppis: InterruptSet::from_intids(&[
                 platform.timer.virtual_timer,
                 platform.timer.nonsecure_phys,
@@ -246,7 +281,7 @@ impl Guest {
             .map_err(GuestError::Vgic)?;
 
         hyp_log!(
-            "guest: {vcpu_count} vCPUs, RAM {:#x}-{:#x}, kernel {:#x} ({} bytes){}, {} devices, {} SPIs",
+            "guest: {vcpu_count} vCPUs, RAM {:#x}-{:#x}, kernel {:#x} ({} bytes, {source}){}, {} devices, {} SPIs",
             ram.base,
             ram.end(),
             kernel.range.base,

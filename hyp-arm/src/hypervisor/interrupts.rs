@@ -1,7 +1,7 @@
 //! Interrupts at run time: physical IRQs taken at EL2, virtual interrupts into list registers,
 //! the guest's distributor/redistributor accesses, its SGIs, and kicks between physical CPUs.
 
-use hyp_arm_gic::{Gic as CpuGic, IntId, Trigger as PhysicalTrigger};
+use hyp_arm_gic::{Acknowledged, Gic as CpuGic, IntId, Trigger as PhysicalTrigger};
 
 use crate::arch::cpu;
 use crate::hyp_log;
@@ -27,11 +27,18 @@ pub fn handle_physical_interrupts() {
     let this_cpu = cpu::cpu_index();
     while let Some(acknowledged) = gic.acknowledge() {
         let intid = acknowledged.intid.raw();
-        if intid == KICK_SGI || intid == machine.gic.maintenance_intid() {
+        if intid == KICK_SGI {
             // The refill after this exit does the work.
             gic.end_of_interrupt(acknowledged);
             gic.deactivate(acknowledged);
             continue;
+        }
+        if intid == machine.gic.maintenance_intid() {
+            // Level-triggered: it stays asserted until the refill after this exit changes the
+            // list registers, so acknowledging more now would only take it again.
+            gic.end_of_interrupt(acknowledged);
+            gic.deactivate(acknowledged);
+            break;
         }
         // Drop the priority now; the guest's EOI of the hardware-mapped virtual interrupt
         // deactivates the physical one.
@@ -129,23 +136,35 @@ pub fn refill_list_registers(vcpu: usize) {
                 }
             }
             gic.set_underflow_interrupt(outcome.underflow_interrupt_wanted);
+            for intid in outcome
+                .deactivate
+                .iter()
+                .filter_map(|&intid| IntId::new(intid))
+            {
+                gic.deactivate(Acknowledged {
+                    intid,
+                    raw: intid.raw(),
+                });
+            }
         }
         Err(error) => hyp_log!("vCPU {vcpu}: list registers not refilled: {error}"),
     }
 }
 
-/// Clears this CPU's virtual CPU interface before a vCPU (re)starts: hardware-mapped interrupts
-/// still in list registers are deactivated physically (nobody else would), then every list
-/// register, active priority and the virtual machine control register are zeroed.
+/// Clears this CPU's virtual CPU interface before a vCPU (re)starts: the guest's physical
+/// interrupts still in list registers (with the hardware bit, or deactivated by maintenance) are
+/// deactivated physically (nobody else would), then every list register, active priority and the
+/// virtual machine control register are zeroed.
 pub fn reset_virtual_cpu_interface() {
-    let gic = machine().gic.this_cpu();
+    let machine = machine();
+    let gic = machine.gic.this_cpu();
+    let config = &machine.guest.vgic_config;
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
     for index in 0..count {
         let entry = read_list_register(gic, index);
-        if let Some(physical) = entry
-            .physical_intid
-            .filter(|_| entry.state != LrState::Invalid)
-        {
+        let physical = entry.physical_intid.unwrap_or(entry.virtual_intid);
+        let owned = config.owned_spis.contains(physical) || config.hardware_ppis.contains(physical);
+        if entry.state != LrState::Invalid && owned {
             if let Some(intid) = IntId::new(physical) {
                 let _ = gic.clear_active(intid);
             }

@@ -16,7 +16,7 @@ use crate::arch::entry::exception_kind;
 use crate::arch::{cpu, GuestRegisters};
 use crate::hyp_log;
 
-pub use board::BoardConfig;
+pub use board::{BoardConfig, EmbeddedGuest};
 pub use boot::start;
 
 /// Set when any CPU panics: every other CPU stops at its next exit.

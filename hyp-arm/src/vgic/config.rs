@@ -87,6 +87,12 @@ pub struct VgicConfig {
     /// PPIs (16..=31) whose physical counterpart belongs to the guest, such as the virtual timer
     /// (27) and the EL1 physical timer (30). Other PPIs exist only virtually.
     pub hardware_ppis: InterruptSet,
+    /// Deliver hardware-mapped interrupts without the list register's hardware bit, asking for
+    /// an EOI maintenance interrupt instead: `sync_and_fill` then reports each one the guest
+    /// completed in `FillOutcome::deactivate` and the caller deactivates it physically. For GICs
+    /// whose hardware-bit deactivation cannot be relied on (QEMU 7.2's GICv2 deactivates the
+    /// physical interrupt but never signals it again if it became pending meanwhile).
+    pub deactivate_hardware_by_maintenance: bool,
 }
 
 impl VgicConfig {
@@ -189,6 +195,7 @@ mod tests {
             owned_spis: InterruptSet::from_intids(&[33, 40]).unwrap(),
             virtual_spis: InterruptSet::from_intids(&[95]).unwrap(),
             hardware_ppis: InterruptSet::from_intids(&[27, 30]).unwrap(),
+            deactivate_hardware_by_maintenance: false,
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Vgic, PRIVATE_INTERRUPTS, SGI_COUNT};
 pub const MAX_LIST_REGISTERS: usize = 16;
 
 /// What `sync_and_fill` leaves for the caller to do.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FillOutcome {
     /// Interrupts still wait for a list register: set ICH_HCR_EL2.UIE / GICH_HCR.UIE, so that a
     /// maintenance interrupt fires once at most one list register is valid (IHI 0069
@@ -24,6 +24,9 @@ pub struct FillOutcome {
     /// Other vCPUs that received work (an interrupt withdrawn from this vCPU after its
     /// routing changed).
     pub kick: VcpuSet,
+    /// With `VgicConfig::deactivate_hardware_by_maintenance`: hardware-mapped interrupts the
+    /// guest completed since the last call, which the caller must deactivate physically.
+    pub deactivate: heapless::Vec<u32, MAX_LIST_REGISTERS>,
 }
 
 /// Where a candidate interrupt stands when scanning a vCPU's work.
@@ -83,7 +86,7 @@ impl Vgic {
         self.check_vcpu(vcpu)?;
         let count = list_registers.len().min(MAX_LIST_REGISTERS);
         let mut outcome = FillOutcome::default();
-        self.fold_list_registers(vcpu, &list_registers[..count], &mut outcome.kick);
+        self.fold_list_registers(vcpu, &list_registers[..count], &mut outcome);
         self.reconcile_queued(vcpu, &mut outcome.kick);
         let left_over = self.fill(vcpu, count, &mut outcome.kick);
         for (slot, list_register) in list_registers.iter_mut().enumerate() {
@@ -123,7 +126,7 @@ impl Vgic {
         &mut self,
         vcpu: usize,
         list_registers: &[ListRegister],
-        kick: &mut VcpuSet,
+        outcome: &mut FillOutcome,
     ) {
         for slot in 0..MAX_LIST_REGISTERS {
             let Some(intid) = self.slot(vcpu, slot) else {
@@ -136,10 +139,19 @@ impl Vgic {
                 .get(slot)
                 .map(|list_register| list_register.state)
             {
-                Some(LrState::Invalid) => self.release(vcpu, slot, intid, LrState::Invalid, kick),
+                Some(LrState::Invalid) => {
+                    let hardware = self
+                        .interrupt_state(vcpu, intid)
+                        .is_some_and(|state| state.is_hardware());
+                    if hardware && self.deactivate_hardware_by_maintenance {
+                        // At most one per list register, so the vector cannot overflow.
+                        let _ = outcome.deactivate.push(intid);
+                    }
+                    self.release(vcpu, slot, intid, LrState::Invalid, &mut outcome.kick);
+                }
                 Some(state) => self.set_queued_state(vcpu, intid, state),
                 // The caller no longer passes this list register: take the interrupt back.
-                None => self.release(vcpu, slot, intid, queued.state, kick),
+                None => self.release(vcpu, slot, intid, queued.state, &mut outcome.kick),
             }
         }
     }
@@ -403,14 +415,15 @@ impl Vgic {
                 .get(vcpu)
                 .and_then(|vcpu_state| vcpu_state.sgi_sources.get(intid as usize))
                 .is_some_and(|&sources| sources != 0);
+        let by_maintenance = state.is_hardware() && self.deactivate_hardware_by_maintenance;
         ListRegister {
             virtual_intid: intid,
-            physical_intid: state.is_hardware().then_some(intid),
+            physical_intid: (state.is_hardware() && !by_maintenance).then_some(intid),
             priority: state.priority,
             state: queued.state,
             group1: state.group1,
             source_vcpu: if gicv2_sgi { queued.source_vcpu } else { 0 },
-            eoi_maintenance: more_sources,
+            eoi_maintenance: more_sources || by_maintenance,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Vgic {
     /// GICD_CTLR EnableGrp0 (bit 0) and EnableGrp1 (bit 1): the same bits in GICv2 and in the
     /// GICv3 single-security-state view (IHI 0069 GICD_CTLR, DS == 1).
     group_enables: u32,
+    /// `VgicConfig::deactivate_hardware_by_maintenance`.
+    deactivate_hardware_by_maintenance: bool,
     spis: [InterruptState; MAX_SPIS as usize],
     vcpus: [VcpuState; MAX_VCPUS],
 }
@@ -97,6 +99,7 @@ impl Vgic {
             vcpu_count: 0,
             nr_spis: 0,
             group_enables: 0,
+            deactivate_hardware_by_maintenance: false,
             spis: [InterruptState::NOT_OWNED; MAX_SPIS as usize],
             vcpus: [VcpuState::RESET; MAX_VCPUS],
         }
@@ -117,6 +120,7 @@ impl Vgic {
         self.vcpu_count = config.vcpu_count;
         self.nr_spis = config.nr_spis;
         self.group_enables = 0;
+        self.deactivate_hardware_by_maintenance = config.deactivate_hardware_by_maintenance;
         // Linux puts every interrupt in group 1 on GICv3; GICv2 resets everything to group 0,
         // which Linux keeps (IHI 0048B GICD_IGROUPR<n> reset value).
         let group1 = config.version == GicVersion::V3;

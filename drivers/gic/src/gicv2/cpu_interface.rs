@@ -44,13 +44,19 @@ impl Gicv2CpuInterface {
     /// With EOImode = 1 a GICC_EOIR write only drops the running priority and a GICC_DIR write
     /// deactivates (IHI 0048B 3.2.1 and 5.4): the hypervisor drops priority at once, and a hardware-mapped
     /// interrupt stays active until the guest deactivates its virtual twin through the list register.
-    pub fn init(&self) {
+    ///
+    /// `security_extensions` is the distributor's GICD_TYPER.SecurityExtn: without them this
+    /// interface sees both groups, and the hypervisor (which puts everything in Group 1) enables
+    /// Group 1 and lets GICC_IAR acknowledge it (AckCtl).
+    pub fn init(&self, security_extensions: bool) {
         let registers = self.registers();
         registers.pmr.write(GICC_PMR::Priority.val(0xff));
         // modify, not write: the firmware's IRQ/FIQ bypass-disable bits stay as they are.
-        registers
-            .ctlr
-            .modify(GICC_CTLR::Enable::SET + GICC_CTLR::EOImodeNS::SET);
+        let mut enables = GICC_CTLR::Enable::SET + GICC_CTLR::EOImodeNS::SET;
+        if !security_extensions {
+            enables += GICC_CTLR::EnableGrp1::SET + GICC_CTLR::AckCtl::SET;
+        }
+        registers.ctlr.modify(enables);
     }
 
     /// Takes the highest-priority pending interrupt, making it active. `None` if nothing was pending

@@ -49,6 +49,12 @@ impl Gicv2Distributor {
         lines.min(IntId::SPECIAL_START)
     }
 
+    /// True when the GIC implements the Security Extensions: then the secure firmware owns the
+    /// interrupt groups and the Non-secure view has a single group enable.
+    pub fn has_security_extensions(&self) -> bool {
+        self.registers().typer.is_set(GICD_TYPER::SecurityExtn)
+    }
+
     /// Puts every SPI in a known state: disabled, not pending, not active, level-triggered, priority
     /// [`DEFAULT_PRIORITY`], targeting the calling CPU; then enables the distributor. Run once, on one CPU,
     /// before any CPU interface is enabled.
@@ -69,7 +75,18 @@ impl Gicv2Distributor {
             write_byte(&registers.ipriorityr, intid, DEFAULT_PRIORITY);
             write_byte(&registers.itargetsr, intid, target);
         }
-        registers.ctlr.write(GICD_CTLR::Enable::SET);
+        if self.has_security_extensions() {
+            registers.ctlr.write(GICD_CTLR::Enable::SET);
+        } else {
+            // No Security Extensions (QEMU virt without secure=on): we own the groups. Every
+            // interrupt goes in Group 1, as Non-secure firmware would leave it: QEMU forwards a
+            // guest's deactivation of a hardware-mapped interrupt (GICH_LR.HW) to the distributor
+            // only for Group 1 interrupts, and the virtual timer would otherwise stay active.
+            fill_words(&registers.igroupr, spis, lines, u32::MAX);
+            registers
+                .ctlr
+                .write(GICD_CTLR::Enable::SET + GICD_CTLR::EnableGrp1::SET);
+        }
     }
 
     /// Puts the calling CPU's banked SGIs and PPIs in a known state: disabled, not pending or active,
@@ -81,6 +98,10 @@ impl Gicv2Distributor {
         fill_words(&registers.icenabler, 0, private, u32::MAX);
         fill_words(&registers.icpendr, 0, private, u32::MAX);
         fill_words(&registers.icactiver, 0, private, u32::MAX);
+        if !self.has_security_extensions() {
+            // The banked SGIs and PPIs in Group 1 too (see `init`).
+            fill_words(&registers.igroupr, 0, private, u32::MAX);
+        }
         for intid in (0..private).filter_map(IntId::new) {
             write_byte(&registers.ipriorityr, intid, DEFAULT_PRIORITY);
         }

@@ -8,7 +8,11 @@ register_bitfields! {u32,
     /// GICD_CTLR. Bit 0 is EnableGrp1 in the Non-secure view of a GIC with the Security Extensions and
     /// EnableGrp0 without them; either way it enables the group the hypervisor's interrupts are in.
     pub GICD_CTLR [
+        /// EnableGrp0 on a GIC without the Security Extensions; the only enable in the
+        /// Non-secure view of one with them.
         Enable OFFSET(0) NUMBITS(1) [],
+        /// EnableGrp1, on a GIC without the Security Extensions.
+        EnableGrp1 OFFSET(1) NUMBITS(1) [],
     ],
     /// GICD_TYPER.
     pub GICD_TYPER [
@@ -33,6 +37,10 @@ register_bitfields! {u32,
     /// EnableGrp0 and EOImodeS).
     pub GICC_CTLR [
         Enable OFFSET(0) NUMBITS(1) [],
+        /// EnableGrp1, on a GIC without the Security Extensions.
+        EnableGrp1 OFFSET(1) NUMBITS(1) [],
+        /// AckCtl: GICC_IAR acknowledges Group 1 interrupts too (no Security Extensions).
+        AckCtl OFFSET(2) NUMBITS(1) [],
         FIQBypDisGrp1 OFFSET(5) NUMBITS(1) [],
         IRQBypDisGrp1 OFFSET(6) NUMBITS(1) [],
         /// 1: a GICC_EOIR write only drops the running priority; a GICC_DIR write deactivates.

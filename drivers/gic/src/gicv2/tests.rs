@@ -97,10 +97,22 @@ fn init_resets_the_spis_and_targets_the_calling_cpu() {
     assert_eq!(frame.read8(0x400 + 96), 0);
     assert_eq!(frame.read8(0x800 + 95), 0b10);
     assert_eq!(frame.read32(0xc04), 0x5555_5555);
-    assert_eq!(frame.read32(0x000), 1, "enabled");
+    // This fake GIC has no Security Extensions: SPIs go to Group 1, both groups are enabled.
+    assert_eq!(frame.read32(0x000), 0b11, "enabled, both groups");
+    assert_eq!(frame.read32(0x084), u32::MAX, "IGROUPR1: SPIs in Group 1");
+    assert_eq!(
+        frame.read32(0x080),
+        0,
+        "private interrupts are left to init_private"
+    );
 
     distributor.init_private();
     assert_eq!(frame.read32(0x180), u32::MAX);
+    assert_eq!(
+        frame.read32(0x080),
+        u32::MAX,
+        "IGROUPR0: SGIs and PPIs in Group 1"
+    );
     assert_eq!(frame.read8(0x400), DEFAULT_PRIORITY);
 }
 
@@ -110,12 +122,15 @@ fn cpu_interface_splits_priority_drop_and_deactivation() {
     // SAFETY: an 8 KiB frame that outlives the driver.
     let cpu_interface = unsafe { Gicv2CpuInterface::new(frame.base()) };
     frame.write32(0x000, 1 << 5); // the firmware's FIQ bypass disable
-    cpu_interface.init();
+    cpu_interface.init(true);
     assert_eq!(
         frame.read32(0x000),
         1 << 9 | 1 << 5 | 1,
         "EOImodeNS, kept bypass bit, enable"
     );
+    // Without the Security Extensions both groups are ours: Group 1 enabled and acknowledged.
+    cpu_interface.init(false);
+    assert_eq!(frame.read32(0x000), 1 << 9 | 1 << 5 | 1 << 2 | 1 << 1 | 1);
     assert_eq!(frame.read32(0x004), 0xff);
 
     frame.write32(0x00c, 1023);

@@ -126,7 +126,13 @@ fn cpu_init(guest: &mut Guest) {
 }
 
 fn boot(vcpu_count: usize) -> Box<Vgic> {
-    let mut vgic = vgic(GicVersion::V3, vcpu_count);
+    boot_with(super::config(GicVersion::V3, vcpu_count))
+}
+
+/// Linux's bring-up of every vCPU on a vGIC configured with `config`.
+fn boot_with(config: VgicConfig) -> Box<Vgic> {
+    let vcpu_count = config.vcpu_count;
+    let mut vgic = Box::new(Vgic::new(&config).unwrap());
     let mut boot_cpu = Guest::new(&mut vgic, 0);
     distributor_init(&mut boot_cpu);
     let affinities = redistributor_walk(&boot_cpu);
@@ -381,4 +387,30 @@ fn hardware_interrupt_refiring_before_the_fold_is_not_lost() {
     assert_eq!(list_registers[0].virtual_intid, TIMER_PPI);
     assert_eq!(list_registers[0].physical_intid, Some(TIMER_PPI));
     assert_eq!(list_registers[0].state, LrState::Pending);
+}
+
+/// With `deactivate_hardware_by_maintenance` (QEMU's GICv2), a hardware-mapped interrupt goes in
+/// a list register without the hardware bit but with an EOI maintenance request, and once the
+/// guest completes it the caller is told to deactivate the physical interrupt, exactly once.
+#[test]
+fn hardware_interrupts_can_be_deactivated_by_the_hypervisor_instead() {
+    let mut config = super::config(GicVersion::V3, 1);
+    config.deactivate_hardware_by_maintenance = true;
+    let mut vgic = boot_with(config);
+    vgic.inject(0, TIMER_PPI).unwrap();
+    let mut list_registers = empty_list_registers(4);
+    let outcome = vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(outcome.deactivate.is_empty());
+    assert_eq!(list_registers[0].virtual_intid, TIMER_PPI);
+    assert_eq!(list_registers[0].physical_intid, None, "no hardware bit");
+    assert!(
+        list_registers[0].eoi_maintenance,
+        "EOI maintenance requested"
+    );
+    complete_all(&mut list_registers);
+    let outcome = vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert_eq!(outcome.deactivate.as_slice(), &[TIMER_PPI]);
+    assert_eq!(list_registers[0], ListRegister::INVALID);
+    let outcome = vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(outcome.deactivate.is_empty(), "reported once");
 }

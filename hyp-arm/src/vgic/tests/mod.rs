@@ -26,6 +26,7 @@ fn config(version: GicVersion, vcpu_count: usize) -> VgicConfig {
         owned_spis: InterruptSet::from_intids(&[HARDWARE_SPI]).unwrap(),
         virtual_spis: InterruptSet::from_intids(&VIRTUAL_SPIS).unwrap(),
         hardware_ppis: InterruptSet::from_intids(&[TIMER_PPI, 30]).unwrap(),
+        deactivate_hardware_by_maintenance: false,
     }
 }
 
