@@ -74,19 +74,13 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         // Without a device tree there is no console to report on.
         stop_this_cpu();
     };
-    let platform = match Platform::parse(dtb) {
-        Ok(platform) => platform,
-        Err(error) => {
-            open_console_from_raw_tree(board, dtb);
-            hyp_log!("hyp-arm: cannot use the device tree at {dtb_address:#x}: {error}");
-            stop_this_cpu();
-        }
-    };
-    if let Some(uart) = platform.console.as_ref() {
-        if let Some(console) = (board.console)(uart) {
-            crate::console::set_console(console);
-        }
+    let parsed = Platform::parse(dtb);
+    match &parsed {
+        Ok(platform) => open_console(board, platform.console.as_ref()),
+        Err(_) => open_console_from_raw_tree(board, dtb),
     }
+    // The exception level first: entered below EL2, the tree also lacks the GIC's
+    // virtualization interface, but the exception level is what the user must fix.
     if entered_at_el != 2 {
         hyp_log!(
             "hyp-arm must be entered at EL2 (with the virtualization extensions), but the loader \
@@ -94,6 +88,13 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         );
         stop_this_cpu();
     }
+    let platform = match parsed {
+        Ok(platform) => platform,
+        Err(error) => {
+            hyp_log!("hyp-arm: cannot use the device tree at {dtb_address:#x}: {error}");
+            stop_this_cpu();
+        }
+    };
     cpu::install_vectors();
     cpu::set_cpu_index(0);
     hyp_log!(
@@ -315,6 +316,13 @@ fn device_tree_blob(address: u64) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(address as *const u8, total_size) })
 }
 
+/// Opens the console on the UART the device tree names, if the board has a driver for it.
+fn open_console(board: &BoardConfig, uart: Option<&Uart>) {
+    if let Some(console) = uart.and_then(board.console) {
+        crate::console::set_console(console);
+    }
+}
+
 /// Tries to find the console in a tree the platform parser rejected, to say why.
 fn open_console_from_raw_tree(board: &BoardConfig, dtb: &'static [u8]) {
     let Ok(tree) = fdt::Fdt::new(dtb) else { return };
@@ -331,9 +339,7 @@ fn open_console_from_raw_tree(board: &BoardConfig, dtb: &'static [u8]) {
         size: region.size.unwrap_or(0x1000) as u64,
         options: None,
     };
-    if let Some(console) = (board.console)(&uart) {
-        crate::console::set_console(console);
-    }
+    open_console(board, Some(&uart));
 }
 
 /// A boot-time error the hypervisor cannot continue from: say it and stop.
