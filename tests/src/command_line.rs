@@ -259,7 +259,7 @@ mod tests {
         );
         // The bootargs, spaces included, are one argument.
         assert!(arguments.contains(
-            &"guest-loader,addr=0x42000000,kernel=target/guest/Image,bootargs=console=ttyAMA0 hyptest=boot".to_string()
+            &"guest-loader,addr=0x48000000,kernel=target/guest/Image,bootargs=console=ttyAMA0 hyptest=boot".to_string()
         ));
     }
 
@@ -318,7 +318,7 @@ mod tests {
         };
         let arguments = strings(arguments(&config, &images, Console::Captured));
         assert!(arguments.contains(
-            &"guest-loader,addr=0x42000000,kernel=/a,,b/Image,bootargs=console=ttyAMA0 x=1,,2"
+            &"guest-loader,addr=0x48000000,kernel=/a,,b/Image,bootargs=console=ttyAMA0 x=1,,2"
                 .to_string()
         ));
     }
