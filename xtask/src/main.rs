@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for building, running, testing and benchmarking hyp-arm.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod build;
 mod cpio;
 mod deps;
@@ -38,6 +39,8 @@ enum Verb {
     Run(RunOptions),
     /// Run every test: host unit tests, then the QEMU system tests.
     Test(TestOptions),
+    /// Measure boot time to guest userspace, hyp-arm beside bare QEMU (docs/BENCHMARKS.md).
+    Bench(BenchOptions),
 }
 
 #[derive(clap::Args)]
@@ -90,6 +93,13 @@ struct RunOptions {
 }
 
 #[derive(clap::Args)]
+struct BenchOptions {
+    /// Boots per configuration (the table shows the minimum and the median).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+#[derive(clap::Args)]
 struct TestOptions {
     /// Run only the system tests whose names contain this (host unit tests always run).
     filter: Option<String>,
@@ -104,6 +114,7 @@ fn main() -> ExitCode {
         Verb::Initramfs => initramfs::build(&layout).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),
+        Verb::Bench(options) => bench::bench(&layout, &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
