@@ -197,6 +197,56 @@ pub unsafe fn zero_memory(start: usize, length: usize) {
     barrier::dsb(barrier::ISH);
 }
 
+/// Copies `length` bytes from `source` to `destination`, 64 bytes per loop iteration with
+/// paired loads and stores where both are 16-byte aligned (the compiler's memcpy must assume
+/// nothing and, with strict alignment, goes byte by byte: seconds for a kernel image under TCG).
+///
+/// # Safety
+/// Both ranges must be normal memory, readable and writable respectively, and must not overlap.
+pub unsafe fn copy_memory(destination: usize, source: usize, length: usize) {
+    const CHUNK: usize = 64;
+    let bulk = if (destination | source) % 16 == 0 {
+        length & !(CHUNK - 1)
+    } else {
+        0
+    };
+    if bulk > 0 {
+        // SAFETY: [source, source + bulk) and [destination, destination + bulk) are inside the
+        // caller's ranges, 16-byte aligned, and `bulk` is a multiple of 64.
+        unsafe {
+            asm!(
+                "2:",
+                "ldp {a}, {b}, [{source}], #16",
+                "ldp {c}, {d}, [{source}], #16",
+                "stp {a}, {b}, [{destination}], #16",
+                "stp {c}, {d}, [{destination}], #16",
+                "ldp {a}, {b}, [{source}], #16",
+                "ldp {c}, {d}, [{source}], #16",
+                "stp {a}, {b}, [{destination}], #16",
+                "stp {c}, {d}, [{destination}], #16",
+                "cmp {source}, {end}",
+                "b.lo 2b",
+                source = inout(reg) source => _,
+                destination = inout(reg) destination => _,
+                end = in(reg) source + bulk,
+                a = out(reg) _,
+                b = out(reg) _,
+                c = out(reg) _,
+                d = out(reg) _,
+                options(nostack)
+            )
+        };
+    }
+    // SAFETY: the tail (or everything, when unaligned) of the caller's non-overlapping ranges.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            (source + bulk) as *const u8,
+            (destination + bulk) as *mut u8,
+            length - bulk,
+        )
+    };
+}
+
 /// Sleeps until an interrupt is pending, even a masked one (Arm ARM D1.16.2: WFI wake-up events).
 /// QEMU halts a CPU in WFI, whereas WFE only yields, so idle CPUs wait here.
 pub fn wait_for_interrupt() {

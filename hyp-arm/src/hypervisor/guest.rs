@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::arch::entry::{self, MAX_PHYSICAL_CPUS};
 use crate::arch::{cpu, GuestRegisters};
+use crate::console::Shown;
 use crate::domain::boot_layout::{plan_boot_layout, BootLayout};
 use crate::domain::guest_dt::{build_guest_dt, GuestDtSpec};
 use crate::hyp_log;
@@ -190,7 +191,10 @@ impl Guest {
             let device = match device {
                 Ok(device) => device,
                 Err(error) => {
-                    hyp_log!("device tree: {error}; that device is not given to the guest");
+                    hyp_log!(
+                        "device tree: {}; that device is not given to the guest",
+                        Shown(&error)
+                    );
                     continue;
                 }
             };
@@ -200,12 +204,20 @@ impl Guest {
             device_count += 1;
             for region in &device.regs {
                 if let Err(error) = map_device_region(&mut stage2, region, tables) {
-                    hyp_log!("{}: not mapped into the guest: {error}", device.path);
+                    hyp_log!(
+                        "{}: not mapped into the guest: {}",
+                        device.path.as_str(),
+                        Shown(&error)
+                    );
                 }
             }
             for &spi in &device.spis {
                 if owned_spis.insert(spi).is_err() {
-                    hyp_log!("{}: interrupt {spi} cannot be passed through", device.path);
+                    hyp_log!(
+                        "{}: interrupt {} cannot be passed through",
+                        device.path.as_str(),
+                        spi
+                    );
                 }
             }
         }
@@ -281,17 +293,19 @@ impl Guest {
             .map_err(GuestError::Vgic)?;
 
         hyp_log!(
-            "guest: {vcpu_count} vCPUs, RAM {:#x}-{:#x}, kernel {:#x} ({} bytes, {source}){}, {} devices, {} SPIs",
+            "guest: {} vCPUs, RAM {:#x}-{:#x}, kernel {:#x} ({} bytes, {}){}, {} devices, {} SPIs",
+            vcpu_count,
             ram.base,
             ram.end(),
             kernel.range.base,
             kernel.range.size,
+            source,
             if initrd.is_some() { ", initrd" } else { "" },
             device_count,
             owned_spis.iter().count()
         );
         if !bootargs.is_empty() {
-            hyp_log!("guest: bootargs \"{bootargs}\"");
+            hyp_log!("guest: bootargs \"{}\"", bootargs);
         }
 
         Ok(Guest {
@@ -364,8 +378,9 @@ impl Guest {
             stop_vcpu(self, caller);
         }
         hyp_log!(
-            "{}: SYSTEM_RESET from vCPU {caller}: restarting the guest",
-            self.name
+            "{}: SYSTEM_RESET from vCPU {}: restarting the guest",
+            self.name,
+            caller
         );
         for (index, vcpu) in self.vcpus.iter().enumerate().take(self.vcpu_count) {
             if index != caller {
@@ -379,7 +394,7 @@ impl Guest {
         }
         interrupts::disable_owned_spis(&self.vgic_config.owned_spis);
         if let Err(error) = self.vgic.lock().configure(&self.vgic_config) {
-            hyp_log!("{}: virtual GIC reset failed: {error}", self.name);
+            hyp_log!("{}: virtual GIC reset failed: {}", self.name, Shown(&error));
         }
         self.load_images(true);
         self.resetting.store(false, Ordering::Release);
@@ -453,9 +468,9 @@ unsafe fn physical_slice(range: MemoryRange) -> &'static [u8] {
 unsafe fn copy_physical(source: MemoryRange, destination: u64) {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        core::ptr::copy_nonoverlapping(
-            source.base as *const u8,
-            destination as *mut u8,
+        cpu::copy_memory(
+            destination as usize,
+            source.base as usize,
             source.size as usize,
         )
     };
