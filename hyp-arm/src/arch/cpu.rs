@@ -205,7 +205,7 @@ pub unsafe fn zero_memory(start: usize, length: usize) {
 /// Both ranges must be normal memory, readable and writable respectively, and must not overlap.
 pub unsafe fn copy_memory(destination: usize, source: usize, length: usize) {
     const CHUNK: usize = 64;
-    let bulk = if (destination | source) % 16 == 0 {
+    let bulk = if (destination | source).is_multiple_of(16) {
         length & !(CHUNK - 1)
     } else {
         0
