@@ -1,6 +1,7 @@
 //! Links the qemu-virt image at the address every loader puts it: RAM starts at 0x4000_0000 on
 //! QEMU virt and the image header asks for text_offset 0x20_0000 (QEMU's `-kernel` and U-Boot's
-//! `booti` both load an arm64 Image at the 2 MiB-aligned RAM base + text_offset).
+//! `booti` both load an arm64 Image at the 2 MiB-aligned RAM base + text_offset). With the
+//! `defmt` feature it also links defmt's script, which keeps the log strings' table.
 //!
 //! It also embeds a guest kernel, initramfs and command line when `HYP_ARM_EMBED_KERNEL`,
 //! `HYP_ARM_EMBED_INITRD` and `HYP_ARM_EMBED_BOOTARGS` name them (`cargo xtask build
@@ -21,6 +22,11 @@ fn main() {
         RAM_BASE + TEXT_OFFSET
     );
     println!("cargo:rustc-link-arg-bins=--defsym=HYP_TEXT_OFFSET={TEXT_OFFSET:#x}");
+    if std::env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        // defmt's script (on the link search path, from the defmt crate's build script) collects
+        // the interned log strings into the non-loaded `.defmt` section the host decodes with.
+        println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+    }
     write_embedded_guest();
 }
 
@@ -56,11 +62,11 @@ fn write_embedded_guest() {
                 Some(path) => format!("Some(include_bytes!({path:?}))"),
                 None => "None".to_string(),
             };
-            let _ = write!(
+            let _ = writeln!(
                 code,
                 "const EMBEDDED_GUEST: Option<hyp_arm::hypervisor::EmbeddedGuest> = \
                  Some(hyp_arm::hypervisor::EmbeddedGuest {{ kernel: include_bytes!({kernel:?}), \
-                 initrd: {initrd}, bootargs: {bootargs:?} }});\n"
+                 initrd: {initrd}, bootargs: {bootargs:?} }});"
             );
         }
     }

@@ -6,10 +6,12 @@
 #![forbid(unsafe_code)]
 
 pub mod command_line;
+pub mod console_decoder;
 pub mod guest;
 pub mod runner;
 
 pub use command_line::QEMU;
 pub use command_line::{BootConfig, BootTarget, Console, GicVersion, Images};
+pub use console_decoder::ConsoleDecoder;
 pub use guest::Mode;
 pub use runner::{Failure, Qemu};

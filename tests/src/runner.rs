@@ -3,6 +3,10 @@
 //! Two threads read QEMU's stdout (the serial port) and stderr (QEMU's own errors) into one shared
 //! buffer and tee it to `$HYP_ARM_LOG_DIR/<test binary>.<test name>.log`. Waiting never sleeps: it
 //! blocks on a condition variable that the readers signal, up to a deadline.
+//!
+//! The serial port's bytes go through a [`ConsoleDecoder`] first, with the defmt table of the ELF
+//! file next to the image QEMU boots (`-kernel`), so that buffer and log hold hyp-arm's log records
+//! as text lines, as a text-logging hyp-arm prints them.
 
 use std::env;
 use std::ffi::OsStr;
@@ -16,6 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::command_line::{self, BootConfig, BootTarget, Console, Images, QEMU};
+use crate::console_decoder::ConsoleDecoder;
 
 /// Text that ends a wait with a failure as soon as it appears anywhere in the output.
 pub const DEFAULT_FAILURE_PATTERNS: &[&str] = &[
@@ -26,6 +31,9 @@ pub const DEFAULT_FAILURE_PATTERNS: &[&str] = &[
     "---[ end trace",
     // The test guest's init prints this when a mode did not do what it should (see guest.rs).
     "HYPTEST-ERROR",
+    // A hypervisor log record the decoder could not read: the image and its ELF file differ, or
+    // the framing broke.
+    "<undecodable defmt frame",
 ];
 
 /// How much output a failure message repeats.
@@ -154,6 +162,18 @@ impl Qemu {
         let shown = command_line::shell_words(&program, command.get_args());
         // The command line heads the log so that a failure can be reproduced by hand.
         let _ = writeln!(log, "$ {shown}");
+        let decoder = match booted_image(&command).map(|image| ConsoleDecoder::for_image(&image)) {
+            None => ConsoleDecoder::new(None),
+            Some(Ok(decoder)) => decoder,
+            Some(Err(error)) => panic!("cannot decode the hypervisor's log records: {error}"),
+        };
+        if let Some(elf) = decoder.table_elf() {
+            let _ = writeln!(
+                log,
+                "# hyp-arm's defmt records decoded with {}",
+                elf.display()
+            );
+        }
 
         command
             .stdin(Stdio::null())
@@ -176,10 +196,10 @@ impl Qemu {
         });
         let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            readers.push(start_reader(stdout, Arc::clone(&shared)));
+            readers.push(start_reader(stdout, Some(decoder), Arc::clone(&shared)));
         }
         if let Some(stderr) = child.stderr.take() {
-            readers.push(start_reader(stderr, Arc::clone(&shared)));
+            readers.push(start_reader(stderr, None, Arc::clone(&shared)));
         }
         Qemu {
             child,
@@ -370,10 +390,17 @@ impl Drop for Qemu {
     }
 }
 
-fn start_reader(mut stream: impl Read + Send + 'static, shared: Arc<Shared>) -> JoinHandle<()> {
+/// Reads `stream` into the shared output until it closes, through `decoder` if given (for the
+/// serial port, not for QEMU's own messages).
+fn start_reader(
+    mut stream: impl Read + Send + 'static,
+    mut decoder: Option<ConsoleDecoder>,
+    shared: Arc<Shared>,
+) -> JoinHandle<()> {
     shared.lock().open_streams += 1;
     thread::spawn(move || {
         let mut buffer = [0u8; 4096];
+        let mut decoded = Vec::new();
         loop {
             let length = match stream.read(&mut buffer) {
                 Ok(0) => break,
@@ -381,19 +408,53 @@ fn start_reader(mut stream: impl Read + Send + 'static, shared: Arc<Shared>) -> 
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let mut output = shared.lock();
-            output.bytes.extend_from_slice(&buffer[..length]);
-            if let Some(log) = output.log.as_mut() {
-                if log.write_all(&buffer[..length]).is_err() {
-                    // A full disk must not hide the test result; the buffer still has everything.
-                    output.log = None;
+            let bytes = match decoder.as_mut() {
+                Some(decoder) => {
+                    decoded.clear();
+                    decoder.decode(&buffer[..length], &mut decoded);
+                    &decoded[..]
                 }
-            }
-            shared.changed.notify_all();
+                None => &buffer[..length],
+            };
+            append(&shared, bytes);
+        }
+        if let Some(decoder) = decoder.as_mut() {
+            decoded.clear();
+            decoder.finish(&mut decoded);
+            append(&shared, &decoded);
         }
         let mut output = shared.lock();
         output.open_streams -= 1;
         shared.changed.notify_all();
+    })
+}
+
+/// Adds `bytes` to the output and its log, and wakes the waiters.
+fn append(shared: &Shared, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let mut output = shared.lock();
+    output.bytes.extend_from_slice(bytes);
+    if let Some(log) = output.log.as_mut() {
+        if log.write_all(bytes).is_err() {
+            // A full disk must not hide the test result; the buffer still has everything.
+            output.log = None;
+        }
+    }
+    shared.changed.notify_all();
+}
+
+/// The image a QEMU command line boots: the word after `-kernel`, relative to the command's
+/// directory.
+fn booted_image(command: &Command) -> Option<PathBuf> {
+    let image = command
+        .get_args()
+        .skip_while(|argument| *argument != "-kernel")
+        .nth(1)?;
+    Some(match command.get_current_dir() {
+        Some(directory) => directory.join(image),
+        None => PathBuf::from(image),
     })
 }
 
@@ -497,6 +558,42 @@ mod tests {
         let mut silent = fake("exec sleep 600");
         let failure = silent.wait_for("never printed", SECOND).unwrap_err();
         assert!(failure.reason.contains("timed out"), "{failure}");
+    }
+
+    #[test]
+    fn serial_output_is_decoded_and_bad_frames_fail() {
+        // No `-kernel`, so no table: the frame cannot be decoded, which must not pass unnoticed.
+        let mut qemu = fake(r"printf 'booting\n\377\001\176\000after\n'; exec sleep 600");
+        qemu.wait_for("booting", LONG).unwrap();
+        let failure = qemu.wait_for("after", LONG).unwrap_err();
+        assert!(
+            failure.reason.contains("undecodable defmt frame"),
+            "{failure}"
+        );
+        assert!(!qemu.output().contains('\u{FFFD}'), "{}", qemu.output());
+    }
+
+    #[test]
+    fn the_booted_image_is_the_kernel_argument() {
+        let mut command = Command::new(QEMU);
+        command.args([
+            "-M",
+            "virt",
+            "-kernel",
+            "images/hyp-arm-defmt.img",
+            "-m",
+            "2G",
+        ]);
+        assert_eq!(
+            booted_image(&command),
+            Some(PathBuf::from("images/hyp-arm-defmt.img"))
+        );
+        command.current_dir("/repository");
+        assert_eq!(
+            booted_image(&command),
+            Some(PathBuf::from("/repository/images/hyp-arm-defmt.img"))
+        );
+        assert_eq!(booted_image(&Command::new("sh")), None);
     }
 
     #[test]

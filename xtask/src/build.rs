@@ -5,19 +5,31 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, ensure, Context, Result};
+use hyp_arm_system_tests::console_decoder::{elf_of_image, ConsoleDecoder};
 
 use crate::deps::{self, FIRMWARE_TARGET};
 use crate::layout::Layout;
 use crate::process::{self, output, run, say};
 use crate::BuildOptions;
 
-/// Builds `boards/<board>` and returns the path of `target/images/<board>/hyp-arm.img`.
+/// How the hypervisor logs (docs/LOGGING.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `[hyp] ...` text lines, readable on any serial terminal.
+    Text,
+    /// defmt frames among the guests' text, which `cargo xtask run` and the tests decode.
+    Defmt,
+}
+
+/// Builds `boards/<board>` and returns the path of its image, `target/images/<board>/hyp-arm.img`
+/// (`hyp-arm-embedded.img` with a guest built in, `...-defmt.img` with defmt logging).
 ///
-/// Two files come out of one build: `hyp-arm.img`, the ELF without debug sections (for QEMU's
-/// `-kernel`: QEMU then treats it as bare-metal and leaves its device tree at the start of RAM,
-/// clear of guest-loader modules at RAM + 128 MiB, where it puts the tree for Linux-format
-/// images), and `hyp-arm.bin`, the raw arm64 Image with its Linux header (for U-Boot's `booti` and
-/// other loaders that follow the Linux boot protocol).
+/// Three files come out of one build: the image, which is the ELF without debug sections (for
+/// QEMU's `-kernel`: QEMU then treats it as bare-metal and leaves its device tree at the start of
+/// RAM, clear of guest-loader modules at RAM + 128 MiB, where it puts the tree for Linux-format
+/// images); `.bin`, the raw arm64 Image with its Linux header (for U-Boot's `booti` and other
+/// loaders that follow the Linux boot protocol); and `.elf`, the ELF as linked, whose defmt
+/// table and debug information decode and explain what the image prints.
 pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     let board = &options.board;
     if !layout.board_crate(board).join("Cargo.toml").is_file() {
@@ -29,10 +41,10 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     deps::rust_tools(layout)?;
 
     let package = format!("hyp-arm-board-{board}");
+    let log = options.log.unwrap_or(LogFormat::Text);
     let mut cargo = process::cargo();
-    // An image with an embedded guest builds in a target directory of its own, so that switching
-    // between the two does not rebuild the board crate every time.
-    let target_root = match &options.embed_kernel {
+    let variant = variant_name(options.embed_kernel.is_some(), log);
+    match &options.embed_kernel {
         Some(kernel) => {
             let kernel = fs::canonicalize(kernel)
                 .with_context(|| format!("no guest kernel at {}", kernel.display()))?;
@@ -43,14 +55,20 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
                 cargo.env("HYP_ARM_EMBED_INITRD", initrd);
             }
             cargo.env("HYP_ARM_EMBED_BOOTARGS", &options.embed_bootargs);
-            let dir = layout.target().join("embedded-guest");
-            cargo.env("CARGO_TARGET_DIR", &dir);
-            dir
         }
         None => {
             cargo.env_remove("HYP_ARM_EMBED_KERNEL");
-            layout.cargo_target()
         }
+    }
+    // Every other kind of image (guest built in, defmt logging) builds in a target directory of
+    // its own, target/hyp-arm-<variant>/, so that switching between kinds does not rebuild the
+    // board crate every time.
+    let target_root = if variant.is_empty() {
+        layout.cargo_target()
+    } else {
+        let dir = layout.target().join(format!("hyp-arm{variant}"));
+        cargo.env("CARGO_TARGET_DIR", &dir);
+        dir
     };
     cargo.current_dir(&layout.root).args([
         "build",
@@ -60,8 +78,8 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         "--target",
         FIRMWARE_TARGET,
     ]);
-    if let Some(log) = &options.log {
-        cargo.env("HYP_ARM_LOG", log);
+    if log == LogFormat::Defmt {
+        cargo.args(["--features", "defmt"]);
     }
     say(format!("building the hypervisor for {board}"));
     run(&mut cargo)
@@ -76,15 +94,15 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         "cargo reported success but {} does not exist; is {package} a binary crate?",
         elf.display()
     );
-    let image = match options.embed_kernel {
-        Some(_) => layout
-            .hypervisor_image(board)
-            .with_file_name("hyp-arm-embedded.img"),
-        None => layout.hypervisor_image(board),
-    };
+    let image = layout
+        .hypervisor_image(board)
+        .with_file_name(format!("hyp-arm{variant}.img"));
     if let Some(dir) = image.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let kept_elf = elf_of_image(&image);
+    fs::copy(&elf, &kept_elf)
+        .with_context(|| format!("cannot copy {} to {}", elf.display(), kept_elf.display()))?;
     let objcopy = llvm_objcopy(layout)?;
     run(Command::new(&objcopy)
         .arg("--strip-debug")
@@ -95,6 +113,14 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         .args(["--output-target", "binary"])
         .arg(&elf)
         .arg(&raw_image))?;
+    if log == LogFormat::Defmt {
+        let decoder = ConsoleDecoder::for_image(&image)?;
+        ensure!(
+            decoder.table_elf().is_some(),
+            "{} has no defmt table (.defmt section): was defmt.x linked?",
+            kept_elf.display()
+        );
+    }
     let size = fs::metadata(&image)
         .with_context(|| format!("cannot read {}", image.display()))?
         .len();
@@ -105,11 +131,25 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
         elf.display()
     );
     say(format!(
-        "hypervisor image: {} ({size} bytes; raw arm64 Image: {})",
+        "hypervisor image: {} ({size} bytes; raw arm64 Image: {}; ELF: {})",
         image.display(),
-        raw_image.display()
+        raw_image.display(),
+        kept_elf.display()
     ));
     Ok(image)
+}
+
+/// What tells an image's files and target directory apart: `""`, `-embedded`, `-defmt` or
+/// `-embedded-defmt`.
+fn variant_name(embedded_guest: bool, log: LogFormat) -> String {
+    let mut name = String::new();
+    if embedded_guest {
+        name.push_str("-embedded");
+    }
+    if log == LogFormat::Defmt {
+        name.push_str("-defmt");
+    }
+    name
 }
 
 /// The names of `boards/*` that are crates.

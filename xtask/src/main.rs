@@ -48,9 +48,11 @@ struct BuildOptions {
     /// The board crate to build: boards/<board>/.
     #[arg(long, default_value = "qemu-virt")]
     board: String,
-    /// Hypervisor log format; `text` asks for plain text (passed to the build as HYP_ARM_LOG=text).
-    #[arg(long)]
-    log: Option<String>,
+    /// Hypervisor log format: `text` lines for any serial terminal, or `defmt` records that
+    /// `cargo xtask run` and `test` decode (docs/LOGGING.md). Default: `text` for `build`,
+    /// `defmt` for `run`.
+    #[arg(long, value_enum)]
+    log: Option<build::LogFormat>,
     /// Build a guest kernel (arm64 Image) into the hypervisor; the image is then
     /// target/images/<board>/hyp-arm-embedded.img and boots with no guest-loader modules.
     #[arg(long, value_name = "IMAGE")]

@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::arch::entry::{self, MAX_PHYSICAL_CPUS};
 use crate::arch::mmu::{self, El2Translation};
 use crate::arch::{cpu, smc};
+use crate::console::Shown;
 use crate::hyp_log;
 use crate::mm::page_table::{
     Access, Geometry, MemoryKind, Regime, TablePool, TranslationTable, ENTRIES_PER_TABLE, PAGE_SIZE,
@@ -84,28 +85,34 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
     if entered_at_el != 2 {
         hyp_log!(
             "hyp-arm must be entered at EL2 (with the virtualization extensions), but the loader \
-             entered it at EL{entered_at_el}. On QEMU use -M virt,virtualization=on. Stopping."
+             entered it at EL{}. On QEMU use -M virt,virtualization=on. Stopping.",
+            entered_at_el
         );
         stop_this_cpu();
     }
     let platform = match parsed {
         Ok(platform) => platform,
         Err(error) => {
-            hyp_log!("hyp-arm: cannot use the device tree at {dtb_address:#x}: {error}");
+            hyp_log!(
+                "hyp-arm: cannot use the device tree at {:#x}: {}",
+                dtb_address,
+                Shown(&error)
+            );
             stop_this_cpu();
         }
     };
     cpu::install_vectors();
     cpu::set_cpu_index(0);
     hyp_log!(
-        "hyp-arm {} on {}: {} CPUs, {}, device tree at {dtb_address:#x}",
+        "hyp-arm {} on {}: {} CPUs, {}, device tree at {:#x}",
         env!("CARGO_PKG_VERSION"),
         board.name,
         platform.cpus.len(),
         match platform.gic.version() {
             GicVersion::V2 => "GICv2",
             GicVersion::V3 => "GICv3",
-        }
+        },
+        dtb_address
     );
 
     // 2. Logical CPU numbering: the boot CPU is 0, the others follow in device-tree order.
@@ -115,7 +122,8 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
     for physical in platform.cpus.iter().filter(|c| c.mpidr != boot_affinity) {
         if cpu_affinities.push(physical.mpidr).is_err() {
             hyp_log!(
-                "more than {MAX_PHYSICAL_CPUS} CPUs: CPU {:#x} stays off",
+                "more than {} CPUs: CPU {:#x} stays off",
+                MAX_PHYSICAL_CPUS,
                 physical.mpidr
             );
         }
@@ -188,7 +196,11 @@ extern "C" fn hyp_secondary_main(index: usize) -> ! {
     cpu::set_cpu_index(index);
     mmu::enable(&machine.el2_translation);
     if let Err(error) = machine.gic.init_this_cpu(machine.cpu_affinities[index]) {
-        hyp_log!("CPU {index}: cannot set up its GIC interface: {error}; it stays idle");
+        hyp_log!(
+            "CPU {}: cannot set up its GIC interface: {}; it stays idle",
+            index,
+            Shown(&error)
+        );
         super::stop_this_cpu();
     }
     machine.guest.configure_this_cpu(index);
@@ -220,7 +232,8 @@ fn start_secondaries(machine: &Machine) {
             started += 1;
         } else {
             hyp_log!(
-                "PSCI CPU_ON for CPU {affinity:#x} failed with {}",
+                "PSCI CPU_ON for CPU {:#x} failed with {}",
+                affinity,
                 result as i64
             );
         }
@@ -233,7 +246,7 @@ fn start_secondaries(machine: &Machine) {
         core::hint::spin_loop();
     }
     let ready = SECONDARIES_READY.load(Ordering::Acquire);
-    hyp_log!("{} of {wanted} secondary CPUs up", ready);
+    hyp_log!("{} of {} secondary CPUs up", ready, wanted);
 }
 
 fn build_el2_map(
@@ -344,6 +357,6 @@ fn open_console_from_raw_tree(board: &BoardConfig, dtb: &'static [u8]) {
 
 /// A boot-time error the hypervisor cannot continue from: say it and stop.
 pub(super) fn fatal(message: core::fmt::Arguments) -> ! {
-    hyp_log!("hyp-arm: {message}; stopping");
+    hyp_log!("hyp-arm: {}; stopping", Shown(&message));
     stop_this_cpu()
 }

@@ -4,6 +4,7 @@
 use core::sync::atomic::Ordering;
 
 use crate::arch::{cpu, smc, GuestRegisters};
+use crate::console::Shown;
 use crate::hyp_log;
 use crate::trap::exit::{
     load_value, DataAbort, Exit, SystemRegisterAccess, ICC_ASGI1R_EL1, ICC_SGI0R_EL1, ICC_SGI1R_EL1,
@@ -113,7 +114,11 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
             }
         }
         Call::SystemOff => {
-            hyp_log!("{}: SYSTEM_OFF from vCPU {vcpu}: powering off", guest.name);
+            hyp_log!(
+                "{}: SYSTEM_OFF from vCPU {}: powering off",
+                guest.name,
+                vcpu
+            );
             smc::call(smccc::function::SYSTEM_OFF, 0, 0, 0);
             // The firmware did not power off.
             status::INTERNAL_FAILURE
@@ -214,7 +219,7 @@ pub fn log_fault(guest: &Guest, message: core::fmt::Arguments) {
     guest
         .fault_log_budget
         .store(remaining - 1, Ordering::Relaxed);
-    hyp_log!("{}: {message}", guest.name);
+    hyp_log!("{}: {}", guest.name, Shown(&message));
     if remaining == 1 {
         hyp_log!(
             "{}: further faults are handled but no longer logged",

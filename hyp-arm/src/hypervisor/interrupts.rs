@@ -4,6 +4,7 @@
 use hyp_arm_gic::{Acknowledged, Gic as CpuGic, IntId, Trigger as PhysicalTrigger};
 
 use crate::arch::cpu;
+use crate::console::Shown;
 use crate::hyp_log;
 use crate::vgic::{
     InterruptSet, ListRegister, LrState, PhysicalGicEffects, PhysicalInterrupt, Trigger, VcpuSet,
@@ -49,7 +50,12 @@ pub fn handle_physical_interrupts() {
             Err(error) => {
                 gic.deactivate(acknowledged);
                 let _ = gic.disable(acknowledged.intid);
-                hyp_log!("physical interrupt {intid} on CPU {this_cpu} belongs to no guest ({error}): disabled");
+                hyp_log!(
+                    "physical interrupt {} on CPU {} belongs to no guest ({}): disabled",
+                    intid,
+                    this_cpu,
+                    Shown(&error)
+                );
             }
         }
     }
@@ -147,7 +153,11 @@ pub fn refill_list_registers(vcpu: usize) {
                 });
             }
         }
-        Err(error) => hyp_log!("vCPU {vcpu}: list registers not refilled: {error}"),
+        Err(error) => hyp_log!(
+            "vCPU {}: list registers not refilled: {}",
+            vcpu,
+            Shown(&error)
+        ),
     }
 }
 
