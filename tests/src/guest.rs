@@ -25,6 +25,9 @@ pub const FAULT_SURVIVED: &str = "HYPTEST-FAULT-SURVIVED";
 /// the virtio-mmio transports at 0x0a000000 and the platform bus at 0x0c000000).
 pub const FAULT_ADDRESS: u64 = 0x0b00_0000;
 
+/// Where hyp-arm's image lies on QEMU virt (RAM base + text_offset): mode `fault` reads it too.
+pub const HYPERVISOR_ADDRESS: u64 = 0x4020_0000;
+
 /// From QEMU's start to init's first line. A bare boot of Debian's kernel takes about 4 s on
 /// a quiet machine; under the hypervisor, with four emulated CPUs sharing two host cores with
 /// another test, allow a lot more.

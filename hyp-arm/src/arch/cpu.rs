@@ -247,6 +247,14 @@ pub unsafe fn copy_memory(destination: usize, source: usize, length: usize) {
     };
 }
 
+/// Microseconds since the system counter started (power-on on QEMU and most boards).
+pub fn counter_microseconds() -> u64 {
+    let frequency = CNTFRQ_EL0.get().max(1);
+    let ticks = CNTPCT_EL0.get();
+    // u128: ticks * 1_000_000 overflows u64 after about five hours at 1 GHz.
+    (u128::from(ticks) * 1_000_000 / u128::from(frequency)) as u64
+}
+
 /// Sleeps until an interrupt is pending, even a masked one (Arm ARM D1.16.2: WFI wake-up events).
 /// QEMU halts a CPU in WFI, whereas WFE only yields, so idle CPUs wait here.
 pub fn wait_for_interrupt() {

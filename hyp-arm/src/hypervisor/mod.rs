@@ -40,7 +40,7 @@ extern "C" fn hyp_handle_exception(registers: &mut GuestRegisters, kind: u64) {
     if STOPPING.load(Ordering::Relaxed) {
         stop_this_cpu();
     }
-    guest::before_guest_entry(registers);
+    guest::before_guest_entry();
 }
 
 /// An exception from EL2 itself is a hypervisor bug: report everything and stop.
