@@ -142,6 +142,9 @@ pub fn refill_list_registers(vcpu: usize) {
                 }
             }
             gic.set_underflow_interrupt(outcome.underflow_interrupt_wanted);
+            // Work the fold handed to other vCPUs (an interrupt the guest rerouted away from
+            // this one): without a kick they would see it only at their next exit.
+            kick_cpus(outcome.kick, vcpu);
             for intid in outcome
                 .deactivate
                 .iter()
