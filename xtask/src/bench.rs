@@ -35,6 +35,16 @@ const BOOT_LIMIT: Duration = Duration::from_secs(180);
 
 pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
     deps::install(layout)?;
+    if options.only.as_deref() != Some("boot") {
+        // Per-operation exit costs on bare QEMU, hyp-arm and Xen, in instructions (icount).
+        for gic in [3, 2] {
+            let table = crate::microbench::microbench(layout, gic, true)?;
+            println!("\n{table}");
+        }
+    }
+    if options.only.as_deref() == Some("micro") {
+        return Ok(());
+    }
     let hypervisor = build::build(
         layout,
         &BuildOptions {

@@ -166,7 +166,7 @@ fn boards(layout: &Layout) -> Vec<String> {
 }
 
 /// llvm-objcopy from rustup's `llvm-tools` component, which matches the compiler's LLVM.
-fn llvm_objcopy(layout: &Layout) -> Result<PathBuf> {
+pub(crate) fn llvm_objcopy(layout: &Layout) -> Result<PathBuf> {
     let rustc = || {
         let mut command = Command::new("rustc");
         command.current_dir(&layout.root);

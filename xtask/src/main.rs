@@ -7,6 +7,7 @@ mod cpio;
 mod deps;
 mod initramfs;
 mod layout;
+mod microbench;
 mod process;
 mod run;
 mod test;
@@ -96,9 +97,12 @@ struct RunOptions {
 
 #[derive(clap::Args)]
 struct BenchOptions {
-    /// Boots per configuration (the table shows the minimum and the median).
+    /// Boots per configuration for the wall-clock boot times (the table shows min and median).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Run only one part: `boot` (boot time) or `micro` (per-operation exit costs).
+    #[arg(long, value_parser = ["boot", "micro"])]
+    only: Option<String>,
 }
 
 #[derive(clap::Args)]
