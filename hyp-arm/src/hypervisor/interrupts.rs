@@ -123,17 +123,18 @@ pub fn emulate_mmio(
 pub fn refill_list_registers(vcpu: usize) {
     let machine = machine();
     let gic = machine.gic.this_cpu();
+    let mut vgic = machine.guest.vgic.lock();
+    if !vgic.needs_sync(vcpu) {
+        return;
+    }
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
     let mut list_registers = [ListRegister::INVALID; MAX_LIST_REGISTERS];
     for (index, entry) in list_registers.iter_mut().enumerate().take(count) {
         *entry = read_list_register(gic, index);
     }
     let before = list_registers;
-    let outcome = machine
-        .guest
-        .vgic
-        .lock()
-        .sync_and_fill(vcpu, &mut list_registers[..count]);
+    let outcome = vgic.sync_and_fill(vcpu, &mut list_registers[..count]);
+    drop(vgic);
     match outcome {
         Ok(outcome) => {
             for index in 0..count {

@@ -101,6 +101,19 @@ impl Vgic {
         Ok(outcome)
     }
 
+    /// Whether `sync_and_fill` has anything to do for `vcpu`: a list register it filled (whose
+    /// state the guest may have changed) or an interrupt marked as work. When neither holds,
+    /// the list registers are all empty and stay so, and the underflow interrupt is off (it is
+    /// only asked for with two list registers in use), so the caller may skip reading them: the
+    /// common exit (a hypercall, an emulated register) then costs no list-register traffic.
+    pub fn needs_sync(&self, vcpu: usize) -> bool {
+        let Some(vcpu_state) = self.vcpus.get(vcpu).filter(|_| vcpu < self.vcpu_count) else {
+            return false;
+        };
+        vcpu_state.list_registers.iter().any(Option::is_some)
+            || vcpu_state.work.iter().any(|&word| word != 0)
+    }
+
     /// Whether `vcpu` has an interrupt it could take now: pending in a list register, or
     /// pending, enabled and routed to it in the vGIC. (The guest's priority mask lives in the
     /// virtual CPU interface and is not considered.)

@@ -414,3 +414,21 @@ fn hardware_interrupts_can_be_deactivated_by_the_hypervisor_instead() {
     let outcome = vgic.sync_and_fill(0, &mut list_registers).unwrap();
     assert!(outcome.deactivate.is_empty(), "reported once");
 }
+
+/// `needs_sync` is false only when there is nothing to fold back and nothing to fill, so the
+/// hypervisor can skip the list registers on exits that change nothing.
+#[test]
+fn needs_sync_tracks_list_registers_and_work() {
+    let mut vgic = boot(1);
+    let mut list_registers = empty_list_registers(4);
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(!vgic.needs_sync(0), "nothing queued after boot");
+    vgic.inject(0, TIMER_PPI).unwrap();
+    assert!(vgic.needs_sync(0), "work to fill");
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(vgic.needs_sync(0), "a list register to fold back");
+    complete_all(&mut list_registers);
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(!vgic.needs_sync(0), "completed and folded back");
+    assert!(!vgic.needs_sync(7), "no such vCPU");
+}
