@@ -3,8 +3,9 @@
 //!
 //! - wall clock from QEMU start to the guest's userspace marker (several runs, min and median):
 //!   what a person waits, noisy on a shared machine;
-//! - virtual time under `-icount shift=0,sleep=off`, where QEMU's clock advances with executed
-//!   instructions and never while idle, so it repeats exactly: from power-on to the kernel's
+//! - virtual time under `-icount shift=0,sleep=off` and `dtb-randomness=off`, where QEMU's clock
+//!   advances with executed instructions and never while idle, and the guest gets no random
+//!   seeds, so it repeats: from power-on to the kernel's
 //!   `Run /init`. The kernel's printk clock starts when the kernel starts its clock, so under
 //!   hyp-arm the time hyp-arm spent before starting the guest (which it logs, from the same
 //!   counter) is added; the few instructions before a bare kernel's clock starts are not.
@@ -135,7 +136,14 @@ fn virtual_time_to_init(config: &BootConfig, images: &Images) -> Result<f64> {
     const MARKER: &str = "Run /init as init process";
     const GUEST_START: &str = "starting vCPU 0 at ";
     let mut command = command_line::command(config, images, Console::Captured);
-    command.args(["-icount", "shift=0,sleep=off"]);
+    // Exactly repeatable only without the random rng-seed and kaslr-seed QEMU puts in every
+    // device tree (they change the guest's boot from run to run).
+    command.args([
+        "-icount",
+        "shift=0,sleep=off",
+        "-machine",
+        "dtb-randomness=off",
+    ]);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
