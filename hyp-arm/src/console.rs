@@ -46,11 +46,6 @@ pub fn set_console(uart: &'static dyn ConsoleUart) {
     CONSOLE.call_once(|| uart);
 }
 
-/// True once a console is available.
-pub fn has_console() -> bool {
-    CONSOLE.is_completed()
-}
-
 /// A value that [`hyp_log!`](crate::hyp_log) shows with its `Display` implementation, such as an
 /// error. In defmt mode the text is formatted on the target (`defmt::Display2Format`), which costs
 /// code and time: meant for rare paths such as errors, not for hot ones.

@@ -260,14 +260,3 @@ pub fn counter_microseconds() -> u64 {
 pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();
 }
-
-/// Waits for an event (SEV from another CPU, an interrupt).
-pub fn wait_for_event() {
-    aarch64_cpu::asm::wfe();
-}
-
-/// Wakes CPUs waiting in `wait_for_event`.
-pub fn send_event() {
-    barrier::dsb(barrier::ISH);
-    aarch64_cpu::asm::sev();
-}

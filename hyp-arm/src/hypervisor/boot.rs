@@ -205,7 +205,6 @@ extern "C" fn hyp_secondary_main(index: usize) -> ! {
     }
     machine.guest.configure_this_cpu(index);
     SECONDARIES_READY.fetch_add(1, Ordering::Release);
-    cpu::send_event();
     guest::run_vcpus_on_this_cpu(index)
 }
 

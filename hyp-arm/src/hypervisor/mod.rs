@@ -77,8 +77,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         )),
     }
     crate::console::write_line_unlocked(format_args!("hyp-arm: PANIC: all CPUs stopped"));
-    // Other CPUs notice STOPPING at their next exit; wake the ones waiting for work.
+    // CPUs running a vCPU notice STOPPING at the exit the kick causes; idle ones stay in WFI.
     interrupts::kick_all_other_cpus();
-    cpu::send_event();
     stop_this_cpu()
 }
