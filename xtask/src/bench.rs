@@ -15,12 +15,12 @@
 
 use std::fs;
 use std::io::Read;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hyp_arm_system_tests::command_line::{self, BootConfig, BootTarget, Console, Images};
 use hyp_arm_system_tests::guest::USERSPACE;
 
@@ -46,16 +46,7 @@ pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
     if options.only.as_deref() == Some("micro") {
         return Ok(());
     }
-    let hypervisor = build::build(
-        layout,
-        &BuildOptions {
-            board: "qemu-virt".to_string(),
-            log: None,
-            embed_kernel: None,
-            embed_initrd: None,
-            embed_bootargs: String::new(),
-        },
-    )?;
+    let hypervisor = build::build(layout, &BuildOptions::for_board("qemu-virt"))?;
     let initrd = initramfs::build(layout)?;
     let images = Images {
         hypervisor: hypervisor.clone(),
@@ -64,7 +55,8 @@ pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
     };
 
     let mut icount_table = String::from(
-        "| configuration | bare QEMU (s) | hyp-arm (s) | ratio |\n| --- | --- | --- | --- |\n",
+        "| configuration | runs | bare QEMU min / median (s) | hyp-arm min / median (s) | ratio of medians |\n\
+         | --- | --- | --- | --- | --- |\n",
     );
     let mut table = String::from(
         "| configuration | runs | bare QEMU min / median (s) | hyp-arm min / median (s) | ratio of medians |\n\
@@ -96,14 +88,24 @@ pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
             gic_version,
             if smp == 1 { "" } else { "s" }
         );
-        let bare_virtual = virtual_time_to_init(&config(BootTarget::BareKernel), &images)?;
-        let hyp_virtual = virtual_time_to_init(&config(BootTarget::HypArm), &images)?;
+        let bare_virtual = repeat(options.runs, || {
+            virtual_time_to_init(&config(BootTarget::BareKernel), &images)
+        })?;
+        let hyp_virtual = repeat(options.runs, || {
+            virtual_time_to_init(&config(BootTarget::HypArm), &images)
+        })?;
         say(format!(
-            "{label}: virtual time to init: bare {bare_virtual:.3} s, hyp-arm {hyp_virtual:.3} s"
+            "{label}: virtual time to init (median): bare {:.3} s, hyp-arm {:.3} s",
+            bare_virtual.median, hyp_virtual.median
         ));
         icount_table.push_str(&format!(
-            "| {label} | {bare_virtual:.3} | {hyp_virtual:.3} | {:.3} |\n",
-            hyp_virtual / bare_virtual
+            "| {label} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} |\n",
+            options.runs,
+            bare_virtual.min,
+            bare_virtual.median,
+            hyp_virtual.min,
+            hyp_virtual.median,
+            hyp_virtual.median / bare_virtual.median
         ));
         table.push_str(&format!(
             "| {label} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} |\n",
@@ -144,38 +146,16 @@ fn virtual_time_to_init(config: &BootConfig, images: &Images) -> Result<f64> {
         "-machine",
         "dtb-randomness=off",
     ]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command
-        .spawn()
-        .context("cannot start qemu-system-aarch64")?;
-    let mut stdout = child.stdout.take().context("QEMU's stdout")?;
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let mut seen = String::new();
-        let mut chunk = [0u8; 4096];
-        while let Ok(count) = stdout.read(&mut chunk) {
-            if count == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&chunk[..count]));
-            if let Some(found) = complete_line_with(&seen, MARKER) {
-                let started_us = complete_line_with(&seen, GUEST_START)
-                    .and_then(|line| line.split_once(GUEST_START))
-                    .and_then(|(_, rest)| rest.split_whitespace().next())
-                    .and_then(|number| number.parse::<u64>().ok())
-                    .unwrap_or(0);
-                let _ = sender.send((found.to_string(), started_us));
-                return;
-            }
-        }
-    });
-    let result = receiver.recv_timeout(BOOT_LIMIT * 2);
-    stop(&mut child);
-    let (line, guest_started_us) = result
-        .map_err(|_| anyhow::anyhow!("no `{MARKER}` within {} s", 2 * BOOT_LIMIT.as_secs()))?;
+    let (line, guest_started_us) = run_until(command, BOOT_LIMIT * 2, |seen| {
+        let found = complete_line_with(seen, MARKER)?;
+        let started_us = complete_line_with(seen, GUEST_START)
+            .and_then(|line| line.split_once(GUEST_START))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|number| number.parse::<u64>().ok())
+            .unwrap_or(0);
+        Some((found.to_string(), started_us))
+    })
+    .with_context(|| format!("no `{MARKER}`"))?;
     // "[    2.928618] Run /init as init process"
     let stamp = line
         .split_once('[')
@@ -197,6 +177,18 @@ fn complete_line_with<'a>(output: &'a str, text: &str) -> Option<&'a str> {
     Some(output[start..end].trim_end_matches('\r'))
 }
 
+/// Minimum and median of `runs` measurements.
+fn repeat(runs: usize, mut measure: impl FnMut() -> Result<f64>) -> Result<Timing> {
+    let mut seconds = (0..runs.max(1))
+        .map(|_| measure())
+        .collect::<Result<Vec<f64>>>()?;
+    seconds.sort_by(f64::total_cmp);
+    Ok(Timing {
+        min: seconds[0],
+        median: seconds[seconds.len() / 2],
+    })
+}
+
 /// Minimum and median of several boots, in seconds.
 struct Timing {
     min: f64,
@@ -208,59 +200,63 @@ fn measure(config: &BootConfig, images: &Images, runs: usize) -> Result<Timing> 
         BootTarget::HypArm => "hyp-arm",
         BootTarget::BareKernel => "bare QEMU",
     };
-    let mut seconds = Vec::new();
-    for run in 1..=runs.max(1) {
+    let mut run = 0;
+    repeat(runs, || {
+        run += 1;
         let elapsed = boot_to_userspace(config, images)
             .with_context(|| format!("{what}: boot {run} did not reach userspace"))?;
         say(format!(
             "{what}, GICv{}, {} CPUs: boot {run}: {:.2} s",
             config.gic_version, config.smp, elapsed
         ));
-        seconds.push(elapsed);
-    }
-    seconds.sort_by(f64::total_cmp);
-    Ok(Timing {
-        min: seconds[0],
-        median: seconds[seconds.len() / 2],
+        Ok(elapsed)
     })
 }
 
 /// Starts QEMU and returns the seconds until the guest prints its userspace marker.
 fn boot_to_userspace(config: &BootConfig, images: &Images) -> Result<f64> {
-    let mut command = command_line::command(config, images, Console::Captured);
+    let command = command_line::command(config, images, Console::Captured);
+    let start = Instant::now();
+    let reached = run_until(command, BOOT_LIMIT, |seen| {
+        seen.contains(USERSPACE).then(Instant::now)
+    })
+    .with_context(|| format!("no `{USERSPACE}`"))?;
+    Ok(reached.duration_since(start).as_secs_f64())
+}
+
+/// Runs `command` (QEMU) with its stdout read on a thread until `found` recognises what it has
+/// printed so far, for at most `limit`; QEMU is stopped either way.
+fn run_until<T: Send + 'static>(
+    mut command: Command,
+    limit: Duration,
+    found: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> Result<T> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let start = Instant::now();
     let mut child = command
         .spawn()
         .context("cannot start qemu-system-aarch64")?;
     let mut stdout = child.stdout.take().context("QEMU's stdout")?;
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
-        let mut seen = Vec::new();
+        let mut seen = String::new();
         let mut chunk = [0u8; 4096];
         while let Ok(count) = stdout.read(&mut chunk) {
             if count == 0 {
                 break;
             }
-            seen.extend_from_slice(&chunk[..count]);
-            if seen
-                .windows(USERSPACE.len())
-                .any(|window| window == USERSPACE.as_bytes())
-            {
-                let _ = sender.send(Instant::now());
+            seen.push_str(&String::from_utf8_lossy(&chunk[..count]));
+            if let Some(value) = found(&seen) {
+                let _ = sender.send(value);
                 return;
             }
         }
     });
-    let result = receiver.recv_timeout(BOOT_LIMIT);
+    let result = receiver.recv_timeout(limit);
     stop(&mut child);
-    match result {
-        Ok(reached) => Ok(reached.duration_since(start).as_secs_f64()),
-        Err(_) => bail!("no `{USERSPACE}` within {} s", BOOT_LIMIT.as_secs()),
-    }
+    result.map_err(|_| anyhow::anyhow!("not seen within {} s", limit.as_secs()))
 }
 
 fn stop(child: &mut Child) {

@@ -71,6 +71,19 @@ struct BuildOptions {
     embed_bootargs: String,
 }
 
+impl BuildOptions {
+    /// The plain build of `board`: text logging, no guest built in.
+    fn for_board(board: &str) -> BuildOptions {
+        BuildOptions {
+            board: board.to_string(),
+            log: None,
+            embed_kernel: None,
+            embed_initrd: None,
+            embed_bootargs: String::new(),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct RunOptions {
     #[command(flatten)]

@@ -39,16 +39,7 @@ const XEN_COMMAND_LINE: &str = "dom0_mem=512M console=dtuart dtuart=/pl011@90000
 pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
     ensure!(gic == 2 || gic == 3, "the GIC version is 2 or 3, not {gic}");
     let guest = build_guest(layout)?;
-    let hypervisor = build::build(
-        layout,
-        &BuildOptions {
-            board: "qemu-virt".to_string(),
-            log: None,
-            embed_kernel: None,
-            embed_initrd: None,
-            embed_bootargs: String::new(),
-        },
-    )?;
+    let hypervisor = build::build(layout, &BuildOptions::for_board("qemu-virt"))?;
     let xen = xen_image(layout)?;
     let guest_module = |addr: &str| {
         format!(

@@ -27,11 +27,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     // table in the ELF file next to each image), so that a broken decoder fails them; only the
     // README's command line boots the text-logging image, `target/images/<board>/hyp-arm.img`.
     let text_options = BuildOptions {
-        board: BOARD.to_string(),
         log: Some(LogFormat::Text),
-        embed_kernel: None,
-        embed_initrd: None,
-        embed_bootargs: String::new(),
+        ..BuildOptions::for_board(BOARD)
     };
     build::build(layout, &text_options)?;
     let defmt_options = BuildOptions {
