@@ -256,14 +256,7 @@ fn build_el2_map(
     let mut map = TranslationTable::new(Regime::El2Stage1, geometry, tables)?;
     for range in &platform.memory {
         let (base, size) = page_round(range);
-        map.map(
-            base,
-            base,
-            size,
-            MemoryKind::Normal,
-            Access::ReadWrite,
-            tables,
-        )?;
+        map.map_identity(base, size, MemoryKind::Normal, Access::ReadWrite, tables)?;
     }
     let mut devices = heapless::Vec::<MemoryRange, 12>::new();
     match &platform.gic.regions {
@@ -289,14 +282,7 @@ fn build_el2_map(
     }
     for device in &devices {
         let (base, size) = page_round(device);
-        map.map(
-            base,
-            base,
-            size,
-            MemoryKind::Device,
-            Access::ReadWrite,
-            tables,
-        )?;
+        map.map_identity(base, size, MemoryKind::Device, Access::ReadWrite, tables)?;
     }
     Ok(El2Translation::new(map.root_address(), geometry))
 }

@@ -289,6 +289,19 @@ impl TranslationTable {
         Ok(())
     }
 
+    /// Maps `size` bytes at `address` to the same physical address: the EL2 map, and guests whose
+    /// RAM and devices sit at their host addresses.
+    pub fn map_identity(
+        &mut self,
+        address: u64,
+        size: u64,
+        kind: MemoryKind,
+        access: Access,
+        allocator: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        self.map(address, address, size, kind, access, allocator)
+    }
+
     /// The coarsest level whose block fits at this address: level 1 and 2 blocks need input and
     /// output aligned to the block size and the rest of the range to cover it.
     fn leaf_level(&self, input: u64, output: u64, remaining: u64) -> u32 {

@@ -148,8 +148,7 @@ impl Guest {
         let mut stage2 =
             TranslationTable::new(Regime::Stage2, geometry, tables).map_err(GuestError::Stage2)?;
         stage2
-            .map(
-                ram.base,
+            .map_identity(
                 ram.base,
                 ram.size,
                 MemoryKind::Normal,
@@ -307,19 +306,11 @@ fn map_device_region(
     tables: &mut TablePool,
 ) -> Result<(), MapError> {
     let (base, size) = page_round(region);
-    match stage2.map(
-        base,
-        base,
-        size,
-        MemoryKind::Device,
-        Access::ReadWrite,
-        tables,
-    ) {
+    match stage2.map_identity(base, size, MemoryKind::Device, Access::ReadWrite, tables) {
         Err(MapError::AlreadyMapped { .. }) => {
             for page in (base..base + size).step_by(PAGE_SIZE as usize) {
                 if stage2.translate(page, tables).is_none() {
-                    stage2.map(
-                        page,
+                    stage2.map_identity(
                         page,
                         PAGE_SIZE,
                         MemoryKind::Device,
