@@ -121,6 +121,19 @@ pub fn write_line_unlocked(args: fmt::Arguments) {
     console.write_bytes(&line.bytes);
 }
 
+/// Writes bytes a domain sent to the console (its `CONSOLE_WRITE` hypercalls), tagged with its
+/// name at each line start.
+pub fn write_guest_bytes(domain: &str, bytes: &[u8]) {
+    let Some(console) = CONSOLE.get() else { return };
+    let _guard = OUTPUT_LOCK.lock();
+    for line in bytes.split_inclusive(|&byte| byte == b'\n') {
+        console.write_bytes(b"[");
+        console.write_bytes(domain.as_bytes());
+        console.write_bytes(b"] ");
+        console.write_bytes(line);
+    }
+}
+
 /// Logs a record on the hypervisor console: a `[hyp]` text line, or with the `defmt` feature a
 /// defmt frame the host decodes into the same line.
 ///

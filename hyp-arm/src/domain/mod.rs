@@ -8,3 +8,4 @@
 pub mod boot_layout;
 pub mod fdt_writer;
 pub mod guest_dt;
+pub mod plan;

@@ -70,12 +70,9 @@ pub fn handle_guest_system_error(registers: &GuestRegisters) {
 }
 
 fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
-    let call = Call::decode(
-        registers.x[0],
-        registers.x[1],
-        registers.x[2],
-        registers.x[3],
-    );
+    let mut arguments = [0; 7];
+    arguments.copy_from_slice(&registers.x[..7]);
+    let call = Call::decode_registers(&arguments);
     let result = match call {
         Call::PsciVersion => smccc::PSCI_VERSION_1_1,
         Call::SmcccVersion => smccc::SMCCC_VERSION_1_1,
@@ -124,6 +121,13 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
             status::INTERNAL_FAILURE
         }
         Call::SystemReset => guest.reset(vcpu),
+        Call::HypVersion => smccc::hypercall::VERSION,
+        Call::ConsoleWrite { bytes, length } => {
+            crate::console::write_guest_bytes(guest.name, &bytes[..length]);
+            status::SUCCESS
+        }
+        Call::ConsoleWriteInvalid { .. } => status::INVALID_PARAMETERS,
+        Call::DomainInfo | Call::DomainReady | Call::Yield => status::SUCCESS,
         Call::Unknown { function_id } => {
             if !smccc::is_standard_discovery_call(function_id) {
                 log_fault(

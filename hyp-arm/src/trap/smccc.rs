@@ -20,6 +20,29 @@ pub mod function {
     pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
 }
 
+/// hyp-arm's own calls, in SMCCC's vendor-specific hypervisor service range (SMC64 fast calls,
+/// owning entity 6). docs/HYPERCALLS.md is their reference.
+pub mod hypercall {
+    /// x0 = version, major in [31:16], minor in [15:0].
+    pub const HYP_VERSION: u32 = 0xc600_0000;
+    /// x0 = SUCCESS, x1 = the caller's domain index, x2 = its vCPU count, x3 = its role
+    /// (0 secure, 1 rich, 2 driver).
+    pub const DOMAIN_INFO: u32 = 0xc600_0001;
+    /// x1 = byte count (1..=40), x2..x6 = the bytes, little-endian, x2 first. Appends them to the
+    /// caller's console line buffer (lines are tagged with the domain's name). x0 = SUCCESS or
+    /// INVALID_PARAMETERS.
+    pub const CONSOLE_WRITE: u32 = 0xc600_0002;
+    /// The caller finished its start-up: domains that wait for it (`starts_after`) start now.
+    /// x0 = SUCCESS.
+    pub const DOMAIN_READY: u32 = 0xc600_0003;
+    /// Gives up the physical CPU to another runnable vCPU sharing it, if any. x0 = SUCCESS.
+    pub const YIELD: u32 = 0xc600_0004;
+    /// The version `HYP_VERSION` returns: 1.0.
+    pub const VERSION: u64 = 0x0001_0000;
+    /// The most bytes one `CONSOLE_WRITE` carries (x2..x6).
+    pub const CONSOLE_WRITE_MAX: usize = 40;
+}
+
 /// PSCI return codes (DEN0022D 5.2.2), as the 64-bit value placed in x0.
 pub mod status {
     pub const SUCCESS: u64 = 0;
@@ -75,6 +98,19 @@ pub enum Call {
     SmcccArchFeatures {
         function_id: u32,
     },
+    HypVersion,
+    DomainInfo,
+    /// `CONSOLE_WRITE`, its bytes already unpacked (an invalid length decodes as `Unknown`-like
+    /// `ConsoleWriteInvalid`).
+    ConsoleWrite {
+        bytes: [u8; hypercall::CONSOLE_WRITE_MAX],
+        length: usize,
+    },
+    ConsoleWriteInvalid {
+        length: u64,
+    },
+    DomainReady,
+    Yield,
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown {
         function_id: u32,
@@ -82,6 +118,33 @@ pub enum Call {
 }
 
 impl Call {
+    /// Decodes the call in x0 with its arguments in x1-x6 (the hypervisor's own calls use up to
+    /// x6; PSCI only x1-x3).
+    pub fn decode_registers(x: &[u64; 7]) -> Call {
+        use hypercall::*;
+        match x[0] as u32 {
+            HYP_VERSION => Call::HypVersion,
+            DOMAIN_INFO => Call::DomainInfo,
+            DOMAIN_READY => Call::DomainReady,
+            YIELD => Call::Yield,
+            CONSOLE_WRITE => {
+                let length = x[1];
+                if length == 0 || length > CONSOLE_WRITE_MAX as u64 {
+                    return Call::ConsoleWriteInvalid { length };
+                }
+                let mut bytes = [0; CONSOLE_WRITE_MAX];
+                for (chunk, word) in bytes.chunks_mut(8).zip(&x[2..7]) {
+                    chunk.copy_from_slice(&word.to_le_bytes());
+                }
+                Call::ConsoleWrite {
+                    bytes,
+                    length: length as usize,
+                }
+            }
+            _ => Call::decode(x[0], x[1], x[2], x[3]),
+        }
+    }
+
     /// Decodes the call in x0 with its arguments in x1-x3. SMC32 calls only use the low 32 bits
     /// of each argument (SMCCC 2.6), so those are truncated here.
     pub fn decode(x0: u64, x1: u64, x2: u64, x3: u64) -> Call {
@@ -193,6 +256,40 @@ mod tests {
             Call::decode(0xdead_0000_8400_0008, 0, 0, 0),
             Call::SystemOff
         );
+    }
+
+    #[test]
+    fn decodes_the_hypervisor_calls_and_refuses_bad_console_lengths() {
+        let mut x = [0u64; 7];
+        x[0] = hypercall::CONSOLE_WRITE as u64;
+        x[1] = 10;
+        x[2] = u64::from_le_bytes(*b"hello, w");
+        x[3] = u64::from_le_bytes(*b"orld\0\0\0\0");
+        match Call::decode_registers(&x) {
+            Call::ConsoleWrite { bytes, length } => assert_eq!(&bytes[..length], b"hello, wor"),
+            other => panic!("decoded as {other:?}"),
+        }
+        x[1] = 41;
+        assert_eq!(
+            Call::decode_registers(&x),
+            Call::ConsoleWriteInvalid { length: 41 }
+        );
+        x[1] = 0;
+        assert_eq!(
+            Call::decode_registers(&x),
+            Call::ConsoleWriteInvalid { length: 0 }
+        );
+        x[0] = hypercall::DOMAIN_READY as u64;
+        assert_eq!(Call::decode_registers(&x), Call::DomainReady);
+        x[0] = 0xc600_0099;
+        assert_eq!(
+            Call::decode_registers(&x),
+            Call::Unknown {
+                function_id: 0xc600_0099
+            }
+        );
+        x[0] = function::PSCI_VERSION as u64;
+        assert_eq!(Call::decode_registers(&x), Call::PsciVersion);
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! The system plan: which domains run, on which physical CPUs, with what memory, images, devices
+//! and console. A board's `domains.toml` is parsed and validated on the host at build time (crate
+//! `hyp-arm-board-config`), which generates a `static` [`SystemPlan`]; nothing parses TOML at boot.
+//! At boot the plan is checked again against the real device tree (`domain::ownership`).
+
+/// The most domains one system runs.
+pub const MAX_DOMAINS: usize = 4;
+/// The most vCPUs one domain has.
+pub const MAX_VCPUS_PER_DOMAIN: usize = 8;
+
+/// The whole system, as the board declared it.
+#[derive(Debug)]
+pub struct SystemPlan {
+    /// The file the plan came from (`boards/qemu-virt/domains.toml`), for messages.
+    pub source: &'static str,
+    /// How vCPUs share physical CPUs.
+    pub scheduling: Scheduling,
+    /// The domains, in start order (a domain may wait for an earlier one: `starts_after`).
+    pub domains: &'static [DomainPlan],
+    /// The console: which domain has input first and the escape byte that switches focus.
+    pub console: ConsolePlan,
+}
+
+/// How vCPUs are placed on physical CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduling {
+    /// Every vCPU has a physical CPU of its own; no scheduler runs.
+    Pinned,
+    /// Several vCPUs may share a physical CPU: the highest-priority runnable one runs, a vCPU that
+    /// waits (WFI) with nothing pending yields it.
+    Shared,
+}
+
+/// What a domain is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The trusted service partition: memory no other domain can reach.
+    Secure,
+    /// The rich OS (the Android-style Linux guest).
+    Rich,
+    /// A domain that owns a device and serves it to others.
+    Driver,
+}
+
+/// One domain.
+#[derive(Debug)]
+pub struct DomainPlan {
+    /// Short name; also the tag of its console lines (`[secure]`, `[android]`).
+    pub name: &'static str,
+    pub role: Role,
+    /// The physical CPU each vCPU runs on, by vCPU index (vCPU i has MPIDR Aff0 = i).
+    pub vcpu_pcpus: &'static [usize],
+    /// Scheduling priority on a shared physical CPU: higher preempts lower.
+    pub priority: u8,
+    pub memory: MemoryPlan,
+    pub kernel: KernelSource,
+    /// Kernel command line; `None` takes the boot module's, then the host's `/chosen/bootargs`.
+    pub bootargs: Option<&'static str>,
+    /// Devices this domain owns, besides the unclaimed ones if `owns_unclaimed_devices`.
+    pub devices: &'static [DeviceMatch],
+    /// Owns every device no domain claims by path or compatible (one domain at most).
+    pub owns_unclaimed_devices: bool,
+    pub console: DomainConsole,
+    /// Started only once this (earlier) domain reported ready (hypercall `DOMAIN_READY`).
+    pub starts_after: Option<&'static str>,
+    /// What the domain's PSCI SYSTEM_OFF does.
+    pub on_system_off: SystemOffAction,
+}
+
+/// Where a domain's RAM is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Bytes (a 2 MiB multiple).
+    pub size: u64,
+    /// Guest-physical base; `None` maps RAM at the host physical address it is carved from
+    /// (IPA = PA, so the domain's devices can DMA into it without an IOMMU).
+    pub ipa: Option<u64>,
+    /// Host physical base; `None` carves it from the top of free host RAM.
+    pub physical: Option<u64>,
+}
+
+/// Where a domain's kernel (and initramfs) come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelSource {
+    /// Linked into the hypervisor image at build time.
+    Embedded {
+        kernel: &'static [u8],
+        initrd: Option<&'static [u8]>,
+    },
+    /// The loader's `/chosen` `multiboot,kernel` / `multiboot,ramdisk` modules (QEMU's
+    /// `-device guest-loader`, U-Boot scripts); at most one domain takes them.
+    BootModules,
+}
+
+/// A device a domain claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceMatch {
+    /// The node at this full path (`/pl031@9010000`).
+    Path(&'static str),
+    /// Every enabled device node whose `compatible` list contains this string.
+    Compatible(&'static str),
+}
+
+/// How a domain writes to (and reads from) the shared console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainConsole {
+    /// An emulated UART of the console's model at the console's address and interrupt; the
+    /// domain must own the console device. Its lines are tagged and its input is the focused
+    /// input.
+    EmulatedUart,
+    /// Only the `CONSOLE_WRITE` hypercall (a firmware without a UART driver).
+    Hypercall,
+}
+
+/// What PSCI SYSTEM_OFF from a domain does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemOffAction {
+    /// Power the whole machine off.
+    PowerOffMachine,
+    /// Stop only this domain; the others keep running.
+    StopDomain,
+}
+
+/// The shared console's input focus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsolePlan {
+    /// Index into `domains` of the domain that has input at boot.
+    pub initial_focus: usize,
+    /// The byte that starts an escape sequence (Ctrl-A = 0x01): the escape byte then `n` moves
+    /// focus to the next domain with an emulated UART; the escape byte twice sends it once.
+    pub escape: u8,
+}
+
+impl SystemPlan {
+    /// The index of the domain named `name`.
+    pub fn domain_index(&self, name: &str) -> Option<usize> {
+        self.domains.iter().position(|domain| domain.name == name)
+    }
+}
