@@ -121,18 +121,32 @@ pub fn write_line_unlocked(args: fmt::Arguments) {
     console.write_bytes(&line.bytes);
 }
 
-/// Writes bytes a domain sent to the console (its `CONSOLE_WRITE` hypercalls), tagged with its
-/// name at each line start.
-pub fn write_guest_bytes(domain: &str, bytes: &[u8]) {
+/// Domain names, by index, for the tags of their lines (set once at boot).
+static DOMAINS: spin::Once<&'static crate::domain::plan::SystemPlan> = spin::Once::new();
+
+/// Names the domains whose output the console tags (PLACEHOLDER until the console multiplexer).
+pub fn set_domains(plan: &'static crate::domain::plan::SystemPlan) {
+    DOMAINS.call_once(|| plan);
+}
+
+/// Writes bytes domain `index` sent to the console, tagged with its name at each line start.
+pub fn write_domain_bytes(index: usize, bytes: &[u8]) {
     let Some(console) = CONSOLE.get() else { return };
+    let name = DOMAINS
+        .get()
+        .and_then(|plan| plan.domains.get(index))
+        .map_or("domain", |domain| domain.name);
     let _guard = OUTPUT_LOCK.lock();
     for line in bytes.split_inclusive(|&byte| byte == b'\n') {
         console.write_bytes(b"[");
-        console.write_bytes(domain.as_bytes());
+        console.write_bytes(name.as_bytes());
         console.write_bytes(b"] ");
         console.write_bytes(line);
     }
 }
+
+/// Emits what domain `index` left of an unfinished line (it stops or restarts).
+pub fn flush_domain(_index: usize) {}
 
 /// Logs a record on the hypervisor console: a `[hyp]` text line, or with the `defmt` feature a
 /// defmt frame the host decodes into the same line.

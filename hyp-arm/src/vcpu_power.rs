@@ -65,6 +65,11 @@ impl VcpuPower {
             })
     }
 
+    /// Whether a start request waits to be picked up.
+    pub fn has_start_request(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ON_PENDING
+    }
+
     /// The vCPU stopped (CPU_OFF, or its domain is being reset).
     pub fn set_off(&self) {
         self.state.store(OFF, Ordering::Release);

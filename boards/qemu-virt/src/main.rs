@@ -5,6 +5,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 use hyp_arm::console::ConsoleUart;
+use hyp_arm::domain::plan::*;
 use hyp_arm::hypervisor::BoardConfig;
 use hyp_arm::platform::Uart;
 use hyp_arm_pl011::Pl011;
@@ -14,10 +15,38 @@ const RAM_BASE: u64 = 0x4000_0000;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_guest.rs"));
 
+/// TEMPORARY hand-written plan until domains.toml is generated.
+static SYSTEM_PLAN: SystemPlan = SystemPlan {
+    source: "boards/qemu-virt/src/main.rs",
+    scheduling: Scheduling::Pinned,
+    domains: &[DomainPlan {
+        name: "android",
+        role: Role::Rich,
+        vcpu_pcpus: &[0, 1, 2, 3],
+        priority: 1,
+        memory: MemoryPlan {
+            size: 1 << 30,
+            ipa: None,
+            physical: None,
+        },
+        kernel: KernelSource::BootModules,
+        bootargs: None,
+        devices: &[],
+        owns_unclaimed_devices: true,
+        console: DomainConsole::EmulatedUart,
+        starts_after: None,
+        on_system_off: SystemOffAction::PowerOffMachine,
+    }],
+    console: ConsolePlan {
+        initial_focus: 0,
+        escape: 0x1d,
+    },
+};
+
 static BOARD: BoardConfig = BoardConfig {
     name: "QEMU virt",
     console: console_for,
-    guest_ram_size: 1 << 30,
+    plan: &SYSTEM_PLAN,
     device_tree_fallback: Some(RAM_BASE),
     // QEMU's RAM is zero at power-on; restarts are always cleared.
     clear_guest_ram_at_first_boot: false,

@@ -189,6 +189,11 @@ impl Gic {
         per_interrupt!(self, clear_active, intid)
     }
 
+    /// Whether `intid` is active (an SGI or PPI: on the calling CPU).
+    pub fn is_active(&self, intid: IntId) -> Result<bool, GicError> {
+        per_interrupt!(self, is_active, intid)
+    }
+
     /// Sends SPI `intid` to one physical CPU.
     pub fn route(&self, intid: IntId, target: PhysicalCpuTarget) -> Result<(), GicError> {
         match (self, target) {

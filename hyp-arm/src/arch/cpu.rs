@@ -42,12 +42,11 @@ pub fn cpu_index() -> usize {
     TPIDR_EL2.get() as usize
 }
 
-/// Configures this CPU to run guests behind stage-2 translation `vttbr` with `vtcr`: EL1 is
-/// AArch64, physical IRQ/FIQ/SError go to EL2 (so the GIC's virtual CPU interface signals the
-/// guest), SMC traps (PSCI goes through us), stage-2 on, and the guest sees the real CPU's MIDR.
-pub fn configure_guest_traps(vttbr: u64, vtcr: u64) {
-    VTCR_EL2.set(vtcr);
-    VTTBR_EL2.set(vttbr);
+/// Configures this CPU to run guests: EL1 is AArch64, physical IRQ/FIQ/SError go to EL2 (so the
+/// GIC's virtual CPU interface signals the guest), SMC traps (PSCI goes through us), stage-2 on,
+/// and the guest sees the real CPU's MIDR. With `trap_wait_for_interrupt` (vCPUs share this
+/// CPU), a guest's WFI traps so that the CPU can run another vCPU meanwhile.
+pub fn configure_guest_traps(trap_wait_for_interrupt: bool) {
     HCR_EL2.write(
         HCR_EL2::RW::EL1IsAarch64
             + HCR_EL2::VM::Enable
@@ -57,11 +56,13 @@ pub fn configure_guest_traps(vttbr: u64, vtcr: u64) {
             + HCR_EL2::AMO::SET
             + HCR_EL2::FB::SET
             + HCR_EL2::BSU::InnerShareable
-            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2,
+            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+            + HCR_EL2::TWI.val(u64::from(trap_wait_for_interrupt)),
     );
-    // EL1 may use the physical counter and timer: each vCPU is pinned to its own physical CPU
-    // and the timers' interrupts are forwarded to it with the hardware bit.
-    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    // EL1 may read the physical counter but not use the physical timer: that timer belongs to
+    // the physical CPU, which domains may share; each vCPU has its own virtual timer (saved and
+    // restored with it). Accesses to CNTP_* trap and are refused.
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::CLEAR + CNTHCTL_EL2::EL1PCTEN::SET);
     CNTVOFF_EL2.set(0);
     // No FP/SIMD traps: EL2 itself never touches FP registers (softfloat target).
     CPTR_EL2.set(0x33ff);
@@ -86,9 +87,45 @@ impl PmcrEl0 {
     }
 }
 
+/// Selects the stage-2 translation of the domain about to run on this CPU. VMIDs differ between
+/// domains, so no TLB maintenance is needed on a switch.
+pub fn set_stage2(vttbr: u64, vtcr: u64) {
+    VTCR_EL2.set(vtcr);
+    VTTBR_EL2.set(vttbr);
+    barrier::isb(barrier::SY);
+}
+
 /// Sets the MPIDR the guest's vCPU reads: Aff0 = `vcpu`, bit 31 RES1.
 pub fn set_guest_mpidr(vcpu: usize) {
     VMPIDR_EL2.set((1 << 31) | (vcpu as u64 & 0xff));
+}
+
+/// The system counter, in ticks.
+pub fn counter_ticks() -> u64 {
+    CNTPCT_EL0.get()
+}
+
+/// Arms the EL2 physical timer (CNTHP) to interrupt at `deadline` ticks, or stops it. The
+/// scheduler uses it to wake a descheduled vCPU whose virtual timer expires.
+pub fn set_hypervisor_timer(deadline: Option<u64>) {
+    match deadline {
+        Some(deadline) => {
+            // SAFETY: CNTHP_CVAL_EL2 only sets when the EL2 timer fires (aarch64-cpu has no
+            // accessor for it).
+            unsafe { asm!("msr cnthp_cval_el2, {}", in(reg) deadline, options(nomem, nostack)) };
+            CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::IMASK::CLEAR);
+        }
+        None => CNTHP_CTL_EL2.set(0),
+    }
+    barrier::isb(barrier::SY);
+}
+
+/// Whether the virtual timer currently loaded on this CPU has fired (enabled, unmasked, and its
+/// condition met).
+pub fn virtual_timer_fired() -> bool {
+    CNTV_CTL_EL0.matches_all(
+        CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR + CNTV_CTL_EL0::ISTATUS::SET,
+    )
 }
 
 /// Puts the guest-visible EL1 state into its reset values before a vCPU (re)starts: MMU and

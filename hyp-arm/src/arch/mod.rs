@@ -1,6 +1,7 @@
 //! AArch64 hardware access: the entry path, EL2 system registers, the MMU, caches and TLBs, calls
 //! into firmware. Everything `unsafe` about the CPU itself lives here, behind small safe functions.
 
+pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod mmu;

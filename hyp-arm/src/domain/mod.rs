@@ -8,4 +8,5 @@
 pub mod boot_layout;
 pub mod fdt_writer;
 pub mod guest_dt;
+pub mod ownership;
 pub mod plan;

@@ -1,4 +1,4 @@
-//! What a board crate tells the core: its name, its console driver and how big the guest is.
+//! What a board crate tells the core: its name, its console driver and its domains.
 
 use crate::console::ConsoleUart;
 use crate::platform::Uart;
@@ -10,8 +10,8 @@ pub struct BoardConfig {
     /// Builds the console driver for the UART that the device tree's `/chosen/stdout-path` names,
     /// or returns `None` when the board has no driver for that UART.
     pub console: fn(&Uart) -> Option<&'static dyn ConsoleUart>,
-    /// RAM given to the guest domain, in bytes (2 MiB multiple).
-    pub guest_ram_size: u64,
+    /// The domains, as the board's `domains.toml` declares them (generated at build time).
+    pub plan: &'static crate::domain::plan::SystemPlan,
     /// Where to look for the device tree when the loader passed none in x0. QEMU does that when
     /// `-kernel` is an ELF file: it then puts the device tree at the start of RAM instead of
     /// after the (Linux-style) image, where guest-loader modules may live.

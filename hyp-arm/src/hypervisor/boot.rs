@@ -1,5 +1,5 @@
-//! Bring-up, read top to bottom: device tree, console, EL2 MMU, GIC, the guest domain, the
-//! secondary CPUs, then the first vCPU.
+//! Bring-up, read top to bottom: device tree, console, EL2 MMU, GIC, the domains of the board's
+//! plan, the secondary CPUs, then each CPU's first vCPU.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,9 +15,10 @@ use crate::platform::{GicRegions, GicVersion, MemoryRange, NodePath, Platform, P
 use crate::trap::smccc::function;
 
 use super::board::BoardConfig;
+use super::domain::{self, Domain};
 use super::gic::PhysicalGic;
-use super::guest::{self, Guest};
-use super::stop_this_cpu;
+use super::{scheduler, stop_this_cpu};
+use crate::domain::plan::MAX_DOMAINS;
 
 /// Everything the CPUs share once the primary has booted.
 pub(super) struct Machine {
@@ -26,7 +27,8 @@ pub(super) struct Machine {
     pub cpu_affinities: heapless::Vec<u64, MAX_PHYSICAL_CPUS>,
     pub gic: PhysicalGic,
     pub el2_translation: El2Translation,
-    pub guest: Guest,
+    /// The domains that passed the boot-time checks, by plan index order.
+    pub domains: heapless::Vec<Domain, MAX_DOMAINS>,
 }
 
 static MACHINE: spin::Once<Machine> = spin::Once::new();
@@ -149,43 +151,72 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         fatal(format_args!("cannot set up the GIC: {error}"));
     }
 
-    // 5. The guest domain: RAM, stage-2, device tree, images.
-    let dtb_range = MemoryRange::new(dtb_address, dtb.len() as u64);
-    let guest = match Guest::create(
+    enable_timer_interrupts(&gic, &platform);
+
+    // 5. The domains: RAM, stage-2, device tree, images, each checked against this machine.
+    crate::console::set_domains(board.plan);
+    hyp_log!(
+        "plan {}: {} domains, {} scheduling",
+        board.plan.source,
+        board.plan.domains.len(),
+        match board.plan.scheduling {
+            crate::domain::plan::Scheduling::Pinned => "pinned",
+            crate::domain::plan::Scheduling::Shared => "shared",
+        }
+    );
+    let inputs = domain::Inputs {
         board,
-        &platform,
-        &gic,
-        dtb_range,
-        cpu_affinities.len(),
-        &mut tables,
-    ) {
-        Ok(guest) => guest,
-        Err(error) => fatal(format_args!("cannot create the guest: {error}")),
+        platform: &platform,
+        gic: &gic,
+        host_dtb: MemoryRange::new(dtb_address, dtb.len() as u64),
+        physical_cpus: cpu_affinities.len(),
     };
+    let domains = domain::create_domains(&inputs, &mut tables);
+    if domains.is_empty() {
+        fatal(format_args!("no domain could be created"));
+    }
 
     let machine = MACHINE.call_once(|| Machine {
         platform,
         cpu_affinities,
         gic,
         el2_translation,
-        guest,
+        domains,
     });
     let translation = &machine.el2_translation;
     cpu::clean_to_point_of_coherency(
         translation as *const _ as usize,
         core::mem::size_of::<El2Translation>(),
     );
-    machine.guest.configure_this_cpu(0);
+    scheduler::configure_this_cpu(0);
 
     // 6. Secondary CPUs, through the firmware's PSCI.
     start_secondaries(machine);
 
-    // 7. The first vCPU.
-    machine
-        .guest
-        .load_images(board.clear_guest_ram_at_first_boot);
-    machine.guest.start_boot_vcpu();
-    guest::run_vcpus_on_this_cpu(0)
+    // 7. Each domain's images, then the domains that wait for nobody.
+    for domain in &machine.domains {
+        domain.load_images(board.clear_guest_ram_at_first_boot);
+    }
+    for domain in &machine.domains {
+        domain.start_at_boot();
+    }
+    scheduler::idle()
+}
+
+/// The EL2 timer (the scheduler's wake-up) at the hypervisor's priority, and the virtual timer
+/// at a guest priority: both stay enabled for good on every CPU (the virtual timer is the
+/// loaded vCPU's; its enable and mask are the vCPU's own CNTV_CTL and virtual GIC state).
+fn enable_timer_interrupts(gic: &PhysicalGic, platform: &Platform) {
+    let front_end = gic.this_cpu();
+    for (intid, priority) in [
+        (platform.timer.hyp_phys, 0x40),
+        (platform.timer.virtual_timer, 0xa0),
+    ] {
+        if let Some(intid) = hyp_arm_gic::IntId::new(intid) {
+            let _ = front_end.set_priority(intid, priority);
+            let _ = front_end.enable(intid);
+        }
+    }
 }
 
 /// The entry of each secondary CPU, with its logical index.
@@ -203,9 +234,10 @@ extern "C" fn hyp_secondary_main(index: usize) -> ! {
         );
         super::stop_this_cpu();
     }
-    machine.guest.configure_this_cpu(index);
+    enable_timer_interrupts(&machine.gic, &machine.platform);
+    scheduler::configure_this_cpu(index);
     SECONDARIES_READY.fetch_add(1, Ordering::Release);
-    guest::run_vcpus_on_this_cpu(index)
+    scheduler::idle()
 }
 
 fn start_secondaries(machine: &Machine) {

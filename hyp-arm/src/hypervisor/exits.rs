@@ -11,17 +11,25 @@ use crate::trap::exit::{
 };
 use crate::trap::smccc::{self, status, Call};
 
+use crate::domain::plan::{Role, SystemOffAction};
+
 use super::boot::machine;
-use super::guest::{self, Guest};
+use super::domain::Domain;
 use super::injection;
 use super::interrupts;
+use super::scheduler;
 
-/// A synchronous exception from the guest.
+/// A synchronous exception from the vCPU loaded on this CPU.
 pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
     let (esr, far, hpfar) = cpu::exit_syndrome();
     let instruction_length = if esr & (1 << 25) != 0 { 4 } else { 2 };
-    let guest = &machine().guest;
-    let vcpu = cpu::cpu_index();
+    let Some((guest, vcpu)) = scheduler::current_vcpu() else {
+        hyp_log!(
+            "synchronous exit with no vCPU loaded on CPU {}",
+            cpu::cpu_index()
+        );
+        return;
+    };
     match Exit::decode(esr, far, hpfar) {
         Exit::Hypercall { .. } => smccc_call(guest, vcpu, registers),
         Exit::SecureMonitorCall { .. } => {
@@ -44,7 +52,10 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
         Exit::SystemRegister(access) => {
             system_register(guest, vcpu, registers, &access, instruction_length)
         }
-        Exit::WaitForInterrupt => registers.elr += instruction_length,
+        Exit::WaitForInterrupt => {
+            registers.elr += instruction_length;
+            scheduler::wait_for_interrupt();
+        }
         Exit::Unhandled { class, syndrome } => {
             log_fault(guest, format_args!(
                 "vCPU {vcpu} trapped with exception class {class:#x} (ISS {syndrome:#x}) at PC {:#x}: \
@@ -58,7 +69,9 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
 
 /// An SError from the guest: it is the guest's problem, reported to it as a virtual SError.
 pub fn handle_guest_system_error(registers: &GuestRegisters) {
-    let guest = &machine().guest;
+    let Some((guest, _)) = scheduler::current_vcpu() else {
+        return;
+    };
     log_fault(
         guest,
         format_args!(
@@ -69,7 +82,7 @@ pub fn handle_guest_system_error(registers: &GuestRegisters) {
     );
 }
 
-fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
+fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
     let mut arguments = [0; 7];
     arguments.copy_from_slice(&registers.x[..7]);
     let call = Call::decode_registers(&arguments);
@@ -91,13 +104,13 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
         } => match smccc::vcpu_of_mpidr(target_mpidr, guest.vcpu_count) {
             Some(target) if guest.ram.contains(entry_point) => {
                 let result = guest.vcpus[target].request_on(entry_point, context);
-                interrupts::kick_cpu(target);
+                interrupts::kick_physical_cpu(guest.physical_cpu_of(target));
                 result
             }
             Some(_) => status::INVALID_PARAMETERS,
             None => status::INVALID_PARAMETERS,
         },
-        Call::CpuOff => guest::stop_vcpu(guest, vcpu),
+        Call::CpuOff => scheduler::stop_current_vcpu(),
         Call::AffinityInfo {
             target_mpidr,
             lowest_level,
@@ -110,24 +123,50 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
                 _ => status::INVALID_PARAMETERS,
             }
         }
-        Call::SystemOff => {
-            hyp_log!(
-                "{}: SYSTEM_OFF from vCPU {}: powering off",
-                guest.name,
-                vcpu
-            );
-            smc::call(smccc::function::SYSTEM_OFF, 0, 0, 0);
-            // The firmware did not power off.
-            status::INTERNAL_FAILURE
-        }
+        Call::SystemOff => match guest.plan.on_system_off {
+            SystemOffAction::StopDomain => guest.stop(vcpu),
+            SystemOffAction::PowerOffMachine => {
+                hyp_log!(
+                    "{}: SYSTEM_OFF from vCPU {}: powering off",
+                    guest.name(),
+                    vcpu
+                );
+                smc::call(smccc::function::SYSTEM_OFF, 0, 0, 0);
+                // The firmware did not power off.
+                status::INTERNAL_FAILURE
+            }
+        },
         Call::SystemReset => guest.reset(vcpu),
         Call::HypVersion => smccc::hypercall::VERSION,
-        Call::ConsoleWrite { bytes, length } => {
-            crate::console::write_guest_bytes(guest.name, &bytes[..length]);
+        Call::DomainInfo => {
+            registers.x[1] = guest.index as u64;
+            registers.x[2] = guest.vcpu_count as u64;
+            registers.x[3] = match guest.plan.role {
+                Role::Secure => 0,
+                Role::Rich => 1,
+                Role::Driver => 2,
+            };
             status::SUCCESS
         }
-        Call::ConsoleWriteInvalid { .. } => status::INVALID_PARAMETERS,
-        Call::DomainInfo | Call::DomainReady | Call::Yield => status::SUCCESS,
+        Call::ConsoleWrite { bytes, length } => {
+            crate::console::write_domain_bytes(guest.index, &bytes[..length]);
+            status::SUCCESS
+        }
+        Call::ConsoleWriteInvalid { length } => {
+            log_fault(
+                guest,
+                format_args!("vCPU {vcpu}: CONSOLE_WRITE of {length} bytes refused (1 to 40)"),
+            );
+            status::INVALID_PARAMETERS
+        }
+        Call::DomainReady => {
+            guest.report_ready();
+            status::SUCCESS
+        }
+        Call::Yield => {
+            scheduler::yield_current();
+            status::SUCCESS
+        }
         Call::Unknown { function_id } => {
             if !smccc::is_standard_discovery_call(function_id) {
                 log_fault(
@@ -144,7 +183,7 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
 }
 
 fn data_abort(
-    guest: &Guest,
+    guest: &Domain,
     vcpu: usize,
     registers: &mut GuestRegisters,
     abort: &DataAbort,
@@ -160,7 +199,7 @@ fn data_abort(
         (Some(region), Some(access)) => {
             let value = registers.get(access.register);
             let result =
-                interrupts::emulate_mmio(vcpu, region, access.width, access.is_write, value);
+                interrupts::emulate_mmio(guest, vcpu, region, access.width, access.is_write, value);
             match result {
                 Ok(read_value) => {
                     if !access.is_write {
@@ -195,7 +234,7 @@ fn data_abort(
 }
 
 fn system_register(
-    guest: &Guest,
+    guest: &Domain,
     vcpu: usize,
     registers: &mut GuestRegisters,
     access: &SystemRegisterAccess,
@@ -203,7 +242,7 @@ fn system_register(
 ) {
     let is_sgi = access.is(ICC_SGI1R_EL1) || access.is(ICC_ASGI1R_EL1) || access.is(ICC_SGI0R_EL1);
     if is_sgi && !access.is_read {
-        interrupts::send_guest_sgi(vcpu, registers.get(access.register));
+        interrupts::send_guest_sgi(guest, vcpu, registers.get(access.register));
         registers.elr += instruction_length;
         return;
     }
@@ -215,7 +254,7 @@ fn system_register(
 }
 
 /// Logs a guest fault while the budget lasts, so a hostile guest cannot flood the console.
-pub fn log_fault(guest: &Guest, message: core::fmt::Arguments) {
+pub fn log_fault(guest: &Domain, message: core::fmt::Arguments) {
     let remaining = guest.fault_log_budget.load(Ordering::Relaxed);
     if remaining == 0 {
         return;
@@ -223,11 +262,11 @@ pub fn log_fault(guest: &Guest, message: core::fmt::Arguments) {
     guest
         .fault_log_budget
         .store(remaining - 1, Ordering::Relaxed);
-    hyp_log!("{}: {}", guest.name, Shown(&message));
+    hyp_log!("{}: {}", guest.name(), Shown(&message));
     if remaining == 1 {
         hyp_log!(
             "{}: further faults are handled but no longer logged",
-            guest.name
+            guest.name()
         );
     }
 }

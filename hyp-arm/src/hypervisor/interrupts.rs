@@ -8,28 +8,38 @@ use crate::console::Shown;
 use crate::hyp_log;
 use crate::vgic::{
     InterruptSet, ListRegister, LrState, PhysicalGicEffects, PhysicalInterrupt, Trigger, VcpuSet,
-    VgicAccessError, MAX_LIST_REGISTERS,
+    VgicAccessError, VgicError, MAX_LIST_REGISTERS,
 };
 
 use super::boot::machine;
+use super::domain::Domain;
 use super::exits::log_fault;
 use super::gic::EmulatedRegion;
+use super::scheduler::{self, VcpuId};
 
 /// The physical SGI one CPU sends another to make it leave the guest: to refill its list
 /// registers, or to notice a reset or a stop. Physical SGIs are the hypervisor's alone; the
 /// guest's SGIs are virtual.
 pub const KICK_SGI: u32 = 0;
 
-/// Takes every pending physical interrupt on this CPU (we arrive here on an IRQ exit).
+/// Takes every pending physical interrupt on this CPU (we arrive here on an IRQ exit, or from
+/// the idle loop).
 pub fn handle_physical_interrupts() {
     let machine = machine();
     let gic = machine.gic.this_cpu();
-    let guest = &machine.guest;
     let this_cpu = cpu::cpu_index();
+    let virtual_timer = machine.platform.timer.virtual_timer;
     while let Some(acknowledged) = gic.acknowledge() {
         let intid = acknowledged.intid.raw();
         if intid == KICK_SGI {
-            // The refill after this exit does the work.
+            // The scheduling and refill after this exit do the work.
+            gic.end_of_interrupt(acknowledged);
+            gic.deactivate(acknowledged);
+            continue;
+        }
+        if intid == machine.platform.timer.hyp_phys {
+            // A descheduled vCPU's virtual timer expired: the scheduler sees it after this exit.
+            cpu::set_hypervisor_timer(None);
             gic.end_of_interrupt(acknowledged);
             gic.deactivate(acknowledged);
             continue;
@@ -44,31 +54,56 @@ pub fn handle_physical_interrupts() {
         // Drop the priority now; the guest's EOI of the hardware-mapped virtual interrupt
         // deactivates the physical one.
         gic.end_of_interrupt(acknowledged);
-        let injected = guest.vgic.lock().inject(this_cpu, intid);
-        match injected {
-            Ok(kicks) => kick_cpus(kicks, this_cpu),
-            Err(error) => {
-                gic.deactivate(acknowledged);
-                let _ = gic.disable(acknowledged.intid);
-                hyp_log!(
-                    "physical interrupt {} on CPU {} belongs to no guest ({}): disabled",
-                    intid,
-                    this_cpu,
-                    Shown(&error)
-                );
+        // The virtual timer belongs to the vCPU loaded here; an SPI to the domain owning it.
+        let target = if intid == virtual_timer {
+            scheduler::current()
+        } else {
+            machine
+                .domains
+                .iter()
+                .position(|domain| domain.vgic_config.owned_spis.contains(intid))
+                .map(|domain| VcpuId { domain, vcpu: 0 })
+        };
+        let injected = match target {
+            Some(id) => {
+                let domain = &machine.domains[id.domain];
+                domain
+                    .vgic
+                    .lock()
+                    .inject(id.vcpu, intid)
+                    .map(|kicks| kick_vcpus(domain, kicks))
+                    .map_err(|error| (Some(domain.name()), error))
             }
+            None => Err((None, VgicError::NotOwned { intid })),
+        };
+        if let Err((owner, error)) = injected {
+            gic.deactivate(acknowledged);
+            if intid != virtual_timer {
+                let _ = gic.disable(acknowledged.intid);
+            }
+            hyp_log!(
+                "physical interrupt {} on CPU {} not delivered (domain {}: {}){}",
+                intid,
+                this_cpu,
+                owner.unwrap_or("none"),
+                Shown(&error),
+                if intid != virtual_timer {
+                    "; disabled"
+                } else {
+                    ""
+                }
+            );
         }
     }
 }
 
-/// The guest's ICC_SGI1R_EL1 (GICv3) write: virtual SGIs to other vCPUs.
-pub fn send_guest_sgi(sender: usize, value: u64) {
-    let guest = &machine().guest;
-    let result = guest.vgic.lock().send_sgi_v3(sender, value);
+/// The guest's ICC_SGI1R_EL1 (GICv3) write: virtual SGIs to other vCPUs of its domain.
+pub fn send_guest_sgi(domain: &Domain, sender: usize, value: u64) {
+    let result = domain.vgic.lock().send_sgi_v3(sender, value);
     match result {
-        Ok(targets) => kick_cpus(targets, sender),
+        Ok(targets) => kick_vcpus(domain, targets),
         Err(error) => log_fault(
-            guest,
+            domain,
             format_args!("vCPU {sender}: SGI request {value:#x} refused: {error}"),
         ),
     }
@@ -76,16 +111,16 @@ pub fn send_guest_sgi(sender: usize, value: u64) {
 
 /// Emulates a guest access to the distributor or a redistributor. Returns the value read.
 pub fn emulate_mmio(
+    domain: &Domain,
     vcpu: usize,
     region: EmulatedRegion,
     width: u8,
     is_write: bool,
     value: u64,
 ) -> Result<u64, VgicAccessError> {
-    let guest = &machine().guest;
-    let mut effects = PhysicalEffects::new(vcpu);
+    let mut effects = PhysicalEffects::new(domain);
     let outcome = {
-        let mut vgic = guest.vgic.lock();
+        let mut vgic = domain.vgic.lock();
         match (region, is_write) {
             (EmulatedRegion::Distributor { offset }, false) => vgic
                 .distributor_read(vcpu, offset, width)
@@ -105,26 +140,29 @@ pub fn emulate_mmio(
     if let Some(outcome) = write_outcome {
         if let Some(ignored) = outcome.ignored {
             log_fault(
-                guest,
+                domain,
                 format_args!(
                     "vCPU {vcpu} programmed {} interrupt(s) from {} that it does not own: ignored",
                     ignored.count, ignored.first_intid
                 ),
             );
         }
-        kick_cpus(outcome.kick, vcpu);
+        kick_vcpus(domain, outcome.kick);
     }
     Ok(read_value)
 }
 
-/// Before re-entering the guest: fold the list registers back into the vGIC and refill them with
-/// the highest-priority pending interrupts; ask for the underflow maintenance interrupt if more
-/// are waiting than fit.
-pub fn refill_list_registers(vcpu: usize) {
+/// Before re-entering vCPU `id`: fold the list registers back into its vGIC and refill them
+/// with the highest-priority pending interrupts; ask for the underflow maintenance interrupt if
+/// more are waiting than fit.
+pub fn refill_list_registers(id: VcpuId) {
     let machine = machine();
+    let Some(domain) = machine.domains.get(id.domain) else {
+        return;
+    };
     let gic = machine.gic.this_cpu();
-    let mut vgic = machine.guest.vgic.lock();
-    if !vgic.needs_sync(vcpu) {
+    let mut vgic = domain.vgic.lock();
+    if !vgic.needs_sync(id.vcpu) {
         return;
     }
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
@@ -133,7 +171,7 @@ pub fn refill_list_registers(vcpu: usize) {
         *entry = read_list_register(gic, index);
     }
     let before = list_registers;
-    let outcome = vgic.sync_and_fill(vcpu, &mut list_registers[..count]);
+    let outcome = vgic.sync_and_fill(id.vcpu, &mut list_registers[..count]);
     drop(vgic);
     match outcome {
         Ok(outcome) => {
@@ -145,7 +183,7 @@ pub fn refill_list_registers(vcpu: usize) {
             gic.set_underflow_interrupt(outcome.underflow_interrupt_wanted);
             // Work the fold handed to other vCPUs (an interrupt the guest rerouted away from
             // this one): without a kick they would see it only at their next exit.
-            kick_cpus(outcome.kick, vcpu);
+            kick_vcpus(domain, outcome.kick);
             for intid in outcome
                 .deactivate
                 .iter()
@@ -158,21 +196,146 @@ pub fn refill_list_registers(vcpu: usize) {
             }
         }
         Err(error) => hyp_log!(
-            "vCPU {}: list registers not refilled: {}",
-            vcpu,
+            "{}: vCPU {}: list registers not refilled: {}",
+            domain.name(),
+            id.vcpu,
             Shown(&error)
         ),
     }
 }
 
-/// Clears this CPU's virtual CPU interface before a vCPU (re)starts: the guest's physical
-/// interrupts still in list registers (with the hardware bit, or deactivated by maintenance) are
-/// deactivated physically (nobody else would), then every list register, active priority and the
-/// virtual machine control register are zeroed.
-pub fn reset_virtual_cpu_interface() {
+/// A vCPU's virtual CPU interface while another vCPU runs on its physical CPU: list registers,
+/// active priorities, control registers, and which of its hardware-mapped private interrupts
+/// (the virtual timer) were active physically.
+#[derive(Clone, Copy, Debug)]
+pub struct InterfaceState {
+    list_registers: [u64; MAX_LIST_REGISTERS],
+    active_priorities: [u64; 8],
+    machine_control: u64,
+    hyp_control: u64,
+    active_private: u32,
+}
+
+impl InterfaceState {
+    pub const EMPTY: InterfaceState = InterfaceState {
+        list_registers: [0; MAX_LIST_REGISTERS],
+        active_priorities: [0; 8],
+        machine_control: 0,
+        hyp_control: 0,
+        active_private: 0,
+    };
+}
+
+/// Saves this CPU's virtual CPU interface for the loaded vCPU of `domain` and clears it, along
+/// with the physical active state of its hardware-mapped private interrupts, so that the next
+/// vCPU's own timer can fire.
+pub fn save_virtual_cpu_interface(domain: &Domain) -> InterfaceState {
+    let gic = machine().gic.this_cpu();
+    let mut state = InterfaceState::EMPTY;
+    let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
+    match gic {
+        CpuGic::V2(v2) => {
+            for index in 0..count {
+                state.list_registers[index] = u64::from(v2.hyp_interface.read_lr(index));
+                v2.hyp_interface.write_lr(index, 0);
+            }
+            state.active_priorities[0] = u64::from(v2.hyp_interface.apr());
+            state.machine_control = u64::from(v2.hyp_interface.vmcr());
+            state.hyp_control = u64::from(v2.hyp_interface.hcr());
+            v2.hyp_interface.set_apr(0);
+        }
+        CpuGic::V3(v3) => {
+            for index in 0..count {
+                state.list_registers[index] = v3.hyp_interface.read_lr(index);
+                v3.hyp_interface.write_lr(index, 0);
+            }
+            for n in 0..v3.hyp_interface.active_priority_register_count().min(4) {
+                state.active_priorities[n] = v3.hyp_interface.ap0r(n);
+                state.active_priorities[4 + n] = v3.hyp_interface.ap1r(n);
+                v3.hyp_interface.set_ap0r(n, 0);
+                v3.hyp_interface.set_ap1r(n, 0);
+            }
+            state.machine_control = v3.hyp_interface.vmcr();
+            state.hyp_control = v3.hyp_interface.hcr();
+        }
+    }
+    gic.set_underflow_interrupt(false);
+    for intid in domain.vgic_config.hardware_ppis.iter() {
+        let Some(interrupt) = IntId::new(intid) else {
+            continue;
+        };
+        if gic.is_active(interrupt).unwrap_or(false) {
+            state.active_private |= 1 << (intid % 32);
+            let _ = gic.clear_active(interrupt);
+        }
+    }
+    state
+}
+
+/// Loads a vCPU's saved virtual CPU interface onto this CPU.
+pub fn restore_virtual_cpu_interface(domain: &Domain, state: &InterfaceState) {
+    let gic = machine().gic.this_cpu();
+    let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
+    for intid in domain.vgic_config.hardware_ppis.iter() {
+        if state.active_private & (1 << (intid % 32)) != 0 {
+            if let Some(interrupt) = IntId::new(intid) {
+                let _ = gic.set_active(interrupt);
+            }
+        }
+    }
+    match gic {
+        CpuGic::V2(v2) => {
+            v2.hyp_interface.set_vmcr(state.machine_control as u32);
+            v2.hyp_interface.set_apr(state.active_priorities[0] as u32);
+            for index in 0..count {
+                v2.hyp_interface
+                    .write_lr(index, state.list_registers[index] as u32);
+            }
+            v2.hyp_interface.set_hcr(state.hyp_control as u32);
+        }
+        CpuGic::V3(v3) => {
+            v3.hyp_interface.set_vmcr(state.machine_control);
+            for n in 0..v3.hyp_interface.active_priority_register_count().min(4) {
+                v3.hyp_interface.set_ap0r(n, state.active_priorities[n]);
+                v3.hyp_interface.set_ap1r(n, state.active_priorities[4 + n]);
+            }
+            for index in 0..count {
+                v3.hyp_interface
+                    .write_lr(index, state.list_registers[index]);
+            }
+            v3.hyp_interface.set_hcr(state.hyp_control);
+        }
+    }
+}
+
+/// A saved vCPU is being stopped without running again: deactivate the physical interrupts its
+/// saved list registers still hold (its private ones were already released when it was saved).
+pub fn discard_saved_interface(domain: &Domain, state: &InterfaceState) {
+    let gic = machine().gic.this_cpu();
+    for &raw in state.list_registers.iter() {
+        let entry = match gic {
+            CpuGic::V2(_) => ListRegister::decode_v2(raw as u32),
+            CpuGic::V3(_) => ListRegister::decode_v3(raw),
+        };
+        let Some(physical) = entry.physical_intid else {
+            continue;
+        };
+        if entry.state != LrState::Invalid && domain.vgic_config.owned_spis.contains(physical) {
+            if let Some(intid) = IntId::new(physical) {
+                let _ = gic.clear_active(intid);
+            }
+        }
+    }
+}
+
+/// Clears this CPU's virtual CPU interface before a vCPU of `domain` (re)starts: the domain's
+/// physical interrupts still in list registers (with the hardware bit, or deactivated by
+/// maintenance) are deactivated physically (nobody else would), then every list register,
+/// active priority and the virtual machine control register are zeroed.
+pub fn reset_virtual_cpu_interface(domain: &Domain) {
     let machine = machine();
     let gic = machine.gic.this_cpu();
-    let config = &machine.guest.vgic_config;
+    let config = &domain.vgic_config;
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
     for index in 0..count {
         let entry = read_list_register(gic, index);
@@ -215,16 +378,24 @@ fn write_list_register(gic: &CpuGic, index: usize, entry: &ListRegister) {
     }
 }
 
-/// Kicks every CPU in `targets` except `this_cpu` (which refills on its own way out).
-fn kick_cpus(targets: VcpuSet, this_cpu: usize) {
-    for target in targets.iter().filter(|&t| t != this_cpu) {
-        kick_cpu(target);
+/// Kicks the physical CPUs of `domain`'s vCPUs in `targets`, except this CPU (which schedules
+/// and refills on its own way out).
+pub fn kick_vcpus(domain: &Domain, targets: VcpuSet) {
+    let this_cpu = cpu::cpu_index();
+    for vcpu in targets.iter() {
+        let physical = domain.physical_cpu_of(vcpu);
+        if physical != this_cpu {
+            kick_physical_cpu(physical);
+        }
     }
 }
 
-/// Makes physical CPU `index` (which runs vCPU `index`) take an exit soon.
-pub fn kick_cpu(index: usize) {
+/// Makes physical CPU `index` take an exit (or leave WFI) soon; nothing for this CPU itself.
+pub fn kick_physical_cpu(index: usize) {
     let machine = machine();
+    if index == cpu::cpu_index() {
+        return;
+    }
     if let Some(target) = machine.gic.target_of(index) {
         let _ = machine.gic.this_cpu().send_sgi(target, KICK_SGI as u8);
     }
@@ -232,12 +403,11 @@ pub fn kick_cpu(index: usize) {
 
 /// Kicks every other CPU (used when stopping after a panic).
 pub fn kick_all_other_cpus() {
-    let this_cpu = cpu::cpu_index();
     let Some(machine) = super::boot::try_machine() else {
         return;
     };
-    for index in (0..machine.cpu_affinities.len()).filter(|&i| i != this_cpu) {
-        kick_cpu(index);
+    for index in 0..machine.cpu_affinities.len() {
+        kick_physical_cpu(index);
     }
 }
 
@@ -249,28 +419,29 @@ pub fn disable_owned_spis(owned: &InterruptSet) {
     }
 }
 
-/// Carries out the vGIC's decisions on the physical GIC for the interrupts the guest owns.
-pub struct PhysicalEffects {
-    vcpu: usize,
+/// Carries out the vGIC's decisions on the physical GIC for the SPIs a domain owns. Private
+/// interrupts are never changed physically: the hardware-mapped ones (the virtual timer) belong
+/// to the physical CPU, which domains may share, so the hypervisor keeps them enabled and the
+/// domain's virtual enable and priority decide delivery.
+pub struct PhysicalEffects<'a> {
+    domain: &'a Domain,
 }
 
-impl PhysicalEffects {
-    pub fn new(vcpu: usize) -> Self {
-        Self { vcpu }
+impl<'a> PhysicalEffects<'a> {
+    pub fn new(domain: &'a Domain) -> Self {
+        Self { domain }
     }
 
-    /// The physical GIC front end of the CPU whose bank holds `interrupt`. Private interrupts can
-    /// only be reached on their own CPU on GICv2: a write to another vCPU's bank is dropped there.
+    /// The calling CPU's front end for a shared interrupt; `None` for private ones.
     fn front_end(&self, interrupt: PhysicalInterrupt) -> Option<(&'static CpuGic, IntId)> {
-        let intid = IntId::new(interrupt.intid())?;
         match interrupt {
-            PhysicalInterrupt::Private { vcpu, .. } if vcpu != self.vcpu => None,
-            _ => Some((machine().gic.this_cpu(), intid)),
+            PhysicalInterrupt::Private { .. } => None,
+            _ => Some((machine().gic.this_cpu(), IntId::new(interrupt.intid())?)),
         }
     }
 }
 
-impl PhysicalGicEffects for PhysicalEffects {
+impl PhysicalGicEffects for PhysicalEffects<'_> {
     fn set_enabled(&mut self, interrupt: PhysicalInterrupt, enabled: bool) {
         if let Some((gic, intid)) = self.front_end(interrupt) {
             let _ = if enabled {
@@ -300,7 +471,8 @@ impl PhysicalGicEffects for PhysicalEffects {
 
     fn route_spi(&mut self, intid: u32, vcpu: usize) {
         let machine = machine();
-        if let (Some(intid), Some(target)) = (IntId::new(intid), machine.gic.target_of(vcpu)) {
+        let physical = self.domain.physical_cpu_of(vcpu);
+        if let (Some(intid), Some(target)) = (IntId::new(intid), machine.gic.target_of(physical)) {
             let _ = machine.gic.this_cpu().route(intid, target);
         }
     }

@@ -1,14 +1,15 @@
-//! The running hypervisor: boot of the primary and secondary CPUs, the guest domain, and the
-//! handling of every guest exit. Hardware access goes through `arch` and the GIC drivers; the
+//! The running hypervisor: boot of the primary and secondary CPUs, the domains, the scheduling of
+//! their vCPUs, and the handling of every guest exit. Hardware access goes through `arch` and the GIC drivers; the
 //! decisions come from the pure modules (`trap`, `vgic`, `mm`, `domain`).
 
 pub mod board;
 mod boot;
+mod domain;
 mod exits;
 mod gic;
-mod guest;
 mod injection;
 mod interrupts;
+mod scheduler;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,7 +41,7 @@ extern "C" fn hyp_handle_exception(registers: &mut GuestRegisters, kind: u64) {
     if STOPPING.load(Ordering::Relaxed) {
         stop_this_cpu();
     }
-    guest::before_guest_entry();
+    scheduler::before_guest_entry(registers);
 }
 
 /// An exception from EL2 itself is a hypervisor bug: report everything and stop.

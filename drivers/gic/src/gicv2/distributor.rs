@@ -136,6 +136,12 @@ impl Gicv2Distributor {
         Ok(read_bit(&self.registers().isenabler, intid))
     }
 
+    /// Whether `intid` is active (an SGI or PPI: on the calling CPU).
+    pub fn is_active(&self, intid: IntId) -> Result<bool, GicError> {
+        self.check(intid)?;
+        Ok(read_bit(&self.registers().isactiver, intid))
+    }
+
     /// Sets `intid`'s priority (lower is more urgent; the GIC may ignore low-order bits).
     pub fn set_priority(&self, intid: IntId, priority: u8) -> Result<(), GicError> {
         self.check(intid)?;

@@ -122,6 +122,12 @@ impl Gicv3Distributor {
         Ok(read_bit(&self.registers().isenabler, intid))
     }
 
+    /// Whether SPI `intid` is active.
+    pub fn is_active(&self, intid: IntId) -> Result<bool, GicError> {
+        self.check(intid)?;
+        Ok(read_bit(&self.registers().isactiver, intid))
+    }
+
     /// Sets SPI `intid`'s priority (lower is more urgent; the GIC may ignore low-order bits).
     pub fn set_priority(&self, intid: IntId, priority: u8) -> Result<(), GicError> {
         self.check(intid)?;

@@ -137,6 +137,15 @@ impl Gicv3Redistributor {
         ))
     }
 
+    /// Whether SGI or PPI `intid` is active.
+    pub fn is_active(&self, intid: IntId) -> Result<bool, GicError> {
+        Self::check(intid)?;
+        Ok(read_bit(
+            slice::from_ref(&self.registers().sgi.isactiver0),
+            intid,
+        ))
+    }
+
     /// Sets SGI or PPI `intid`'s priority.
     pub fn set_priority(&self, intid: IntId, priority: u8) -> Result<(), GicError> {
         Self::check(intid)?;
