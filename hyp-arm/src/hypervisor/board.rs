@@ -1,6 +1,8 @@
-//! What a board crate tells the core: its name, its console driver and how big the guest is.
+//! What a board crate tells the core: its name, its console driver, its domains and how big the
+//! guest is.
 
 use crate::console::ConsoleUart;
+use crate::domain::plan::SystemPlan;
 use crate::platform::Uart;
 
 /// A board's wiring, handed to `hypervisor::start` by the board crate's entry point.
@@ -29,6 +31,9 @@ pub struct BoardConfig {
     /// became pending again while active: the hardware-bit deactivation never re-signals it.
     /// Costs one more exit per such interrupt; real GIC-400s do not need it.
     pub gicv2_deactivate_by_maintenance: bool,
+    /// The domains to run, generated at build time from the board's `domains.toml` (crate
+    /// `hyp-arm-board-config`) and checked again at boot by `domain::ownership`.
+    pub plan: &'static SystemPlan,
 }
 
 /// A guest kernel (arm64 Image), optional initramfs and command line linked into the image.
