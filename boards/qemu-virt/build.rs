@@ -6,8 +6,13 @@
 //! It also embeds a guest kernel, initramfs and command line when `HYP_ARM_EMBED_KERNEL`,
 //! `HYP_ARM_EMBED_INITRD` and `HYP_ARM_EMBED_BOOTARGS` name them (`cargo xtask build
 //! --embed-kernel ...`), by writing `embedded_guest.rs` into OUT_DIR for `include!`.
+//!
+//! And it checks `domains.toml` (or the file `HYP_ARM_DOMAINS` names, relative to this folder)
+//! against the reference device trees and writes `system_plan.rs` (`static SYSTEM_PLAN`); a
+//! rejected file fails the build with the reasons. Embedded domain images come from
+//! `HYP_ARM_IMAGE_<NAME>` (docs/DOMAINS.md).
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const RAM_BASE: u64 = 0x4000_0000;
 const TEXT_OFFSET: u64 = 0x20_0000;
@@ -28,6 +33,59 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
     }
     write_embedded_guest();
+    write_system_plan(&manifest);
+}
+
+/// `SYSTEM_PLAN` from the board's domains file, or the build fails with every rejection.
+fn write_system_plan(manifest: &Path) {
+    println!("cargo:rerun-if-env-changed=HYP_ARM_DOMAINS");
+    let name = std::env::var("HYP_ARM_DOMAINS")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "domains.toml".to_string());
+    let path = manifest.join(&name);
+    println!("cargo:rerun-if-changed={}", path.display());
+    // Messages name the file as a person would find it from the workspace root.
+    let file = if Path::new(&name).is_absolute() {
+        name.clone()
+    } else {
+        format!("boards/qemu-virt/{name}")
+    };
+    let loaded = hyp_arm_board_config::load(&file, &path).unwrap_or_else(|errors| fail(&errors));
+    for tree in &loaded.reference_tree_files {
+        println!("cargo:rerun-if-changed={}", tree.display());
+    }
+    for domain in &loaded.config.domains {
+        let images = [
+            match &domain.kernel {
+                hyp_arm_board_config::schema::Kernel::Embedded(image) => Some(image),
+                hyp_arm_board_config::schema::Kernel::BootModules => None,
+            },
+            domain.initrd.as_ref(),
+        ];
+        for image in images.into_iter().flatten() {
+            let variable = hyp_arm_board_config::image_variable(&image.embedded);
+            println!("cargo:rerun-if-env-changed={variable}");
+        }
+    }
+    let lookup = |variable: &str| std::env::var(variable).ok();
+    let images = hyp_arm_board_config::ImageSource {
+        lookup: &lookup,
+        base: manifest,
+    };
+    let generated = hyp_arm_board_config::system_plan(&file, &loaded.config, &images)
+        .unwrap_or_else(|errors| fail(&errors));
+    for image in &generated.images {
+        println!("cargo:rerun-if-changed={}", image.display());
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("system_plan.rs");
+    std::fs::write(&out, generated.source).expect("OUT_DIR is writable");
+}
+
+/// Ends the build with the rejections, one per line (cargo shows a failed build script's stderr).
+fn fail(errors: &hyp_arm_board_config::ConfigErrors) -> ! {
+    eprintln!("{errors}");
+    std::process::exit(1);
 }
 
 /// `EMBEDDED_GUEST: Option<EmbeddedGuest>` for the board's config, from the environment.

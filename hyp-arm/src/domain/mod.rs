@@ -1,4 +1,5 @@
-//! Domains: the guest device tree builder and the guest boot layout (pure, host-testable).
+//! Domains: the system plan and its boot-time check, the guest device tree builder and the guest
+//! boot layout (pure, host-testable).
 #![forbid(unsafe_code)]
 #![allow(
     clippy::result_large_err,

@@ -50,6 +50,9 @@ pub struct DomainPlan {
     pub role: Role,
     /// The physical CPU each vCPU runs on, by vCPU index (vCPU i has MPIDR Aff0 = i).
     pub vcpu_pcpus: &'static [usize],
+    /// vCPUs whose physical CPU this machine lacks are left out (vCPU 0's must exist) instead
+    /// of refusing the domain: the same plan then boots on `-smp 1` and `-smp 4`.
+    pub optional_vcpus: bool,
     /// Scheduling priority on a shared physical CPU: higher preempts lower.
     pub priority: u8,
     pub memory: MemoryPlan,
@@ -129,6 +132,21 @@ pub struct ConsolePlan {
     /// The byte that starts an escape sequence (Ctrl-] = 0x1d; Ctrl-A is QEMU's own): the escape byte then `n` moves
     /// focus to the next domain with an emulated UART; the escape byte twice sends it once.
     pub escape: u8,
+}
+
+impl DomainPlan {
+    /// The vCPUs this domain gets on a machine with `cpu_count` physical CPUs: all of them, or
+    /// with `optional_vcpus` those before the first whose CPU is missing.
+    pub fn vcpu_count_on(&self, cpu_count: usize) -> usize {
+        if !self.optional_vcpus {
+            return self.vcpu_pcpus.len();
+        }
+        self.vcpu_pcpus
+            .iter()
+            .position(|&pcpu| pcpu >= cpu_count)
+            .unwrap_or(self.vcpu_pcpus.len())
+            .max(1)
+    }
 }
 
 impl SystemPlan {

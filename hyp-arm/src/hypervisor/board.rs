@@ -1,6 +1,7 @@
 //! What a board crate tells the core: its name, its console driver and its domains.
 
 use crate::console::ConsoleUart;
+use crate::domain::plan::SystemPlan;
 use crate::platform::Uart;
 
 /// A board's wiring, handed to `hypervisor::start` by the board crate's entry point.
@@ -10,8 +11,6 @@ pub struct BoardConfig {
     /// Builds the console driver for the UART that the device tree's `/chosen/stdout-path` names,
     /// or returns `None` when the board has no driver for that UART.
     pub console: fn(&Uart) -> Option<&'static dyn ConsoleUart>,
-    /// The domains, as the board's `domains.toml` declares them (generated at build time).
-    pub plan: &'static crate::domain::plan::SystemPlan,
     /// Where to look for the device tree when the loader passed none in x0. QEMU does that when
     /// `-kernel` is an ELF file: it then puts the device tree at the start of RAM instead of
     /// after the (Linux-style) image, where guest-loader modules may live.
@@ -29,6 +28,9 @@ pub struct BoardConfig {
     /// became pending again while active: the hardware-bit deactivation never re-signals it.
     /// Costs one more exit per such interrupt; real GIC-400s do not need it.
     pub gicv2_deactivate_by_maintenance: bool,
+    /// The domains to run, generated at build time from the board's `domains.toml` (crate
+    /// `hyp-arm-board-config`) and checked again at boot by `domain::ownership`.
+    pub plan: &'static SystemPlan,
 }
 
 /// A guest kernel (arm64 Image), optional initramfs and command line linked into the image.

@@ -11,7 +11,7 @@ use fdt::Fdt;
 use super::error::{NodeProblem, PlatformError};
 use super::gic::{self, Gic, GicInterrupt, GicParent};
 use super::memory::MemoryRange;
-use super::tree::{self, node_error, NodePath};
+use super::tree::{self, node_error, NodePath, StringList};
 use super::walk::{self, Visit};
 
 /// Most `reg` entries recorded per device.
@@ -25,6 +25,8 @@ pub struct Device<'dtb> {
     pub path: NodePath,
     /// First (most specific) `compatible` string; `None` when the node has none.
     pub compatible: Option<&'dtb str>,
+    /// The whole `compatible` list, most specific first; `None` when the node has none.
+    pub compatible_list: Option<StringList<'dtb>>,
     /// `reg` entries translated to CPU physical addresses.
     pub regs: heapless::Vec<MemoryRange, MAX_DEVICE_REGS>,
     /// INTIDs of the SPIs it raises at the GIC; interrupts routed to other controllers are not listed.
@@ -33,6 +35,21 @@ pub struct Device<'dtb> {
     pub enabled: bool,
     /// `device_type = "pci"`: a PCI host bridge.
     pub is_pci_host_bridge: bool,
+}
+
+impl Device<'_> {
+    /// Whether `name` is one of the node's `compatible` strings (not only the first).
+    pub fn is_compatible(&self, name: &str) -> bool {
+        self.compatible_list
+            .is_some_and(|list| list.iter().any(|compatible| compatible == name))
+    }
+
+    /// Whether a domain can be given this device: it is enabled and not a PCI host bridge
+    /// (whose functions live in PCI space, behind an ECAM window and MSIs hyp-arm does not
+    /// virtualise).
+    pub fn is_assignable(&self) -> bool {
+        self.enabled && !self.is_pci_host_bridge
+    }
 }
 
 /// The device that `visit` describes, or `None` when the node is not a device.
@@ -87,9 +104,11 @@ pub(crate) fn device_from_visit<'a>(
             Ok(())
         },
     )?;
+    let compatible_list = tree::compatible(visit.node, path)?;
     Ok(Some(Device {
         path: visit.path.clone(),
-        compatible: tree::compatible(visit.node, path)?.map(tree::StringList::first),
+        compatible: compatible_list.map(StringList::first),
+        compatible_list,
         regs: device_regs,
         spis,
         enabled: tree::is_enabled(visit.node, path)?,

@@ -157,7 +157,10 @@ fn qemu_virt_devices() {
         &[MemoryRange::new(0x0900_0000, 0x1000)]
     );
     assert_eq!(uart.spis.as_slice(), &[33]);
-    assert!(uart.enabled && !uart.is_pci_host_bridge);
+    assert!(uart.enabled && !uart.is_pci_host_bridge && uart.is_assignable());
+    // Compatible claims match any string of the list, not only the first.
+    assert!(uart.is_compatible("arm,pl011") && uart.is_compatible("arm,primecell"));
+    assert!(!uart.is_compatible("arm,pl031") && !uart.is_compatible("arm"));
     let rtc = device(&platform, "/pl031@9010000");
     assert_eq!(rtc.spis.as_slice(), &[34]);
     let flash = device(&platform, "/flash@0");
@@ -170,7 +173,7 @@ fn qemu_virt_devices() {
     );
     assert!(flash.spis.is_empty());
     let pcie = device(&platform, "/pcie@10000000");
-    assert!(pcie.is_pci_host_bridge);
+    assert!(pcie.is_pci_host_bridge && !pcie.is_assignable());
     assert_eq!(
         pcie.regs.as_slice(),
         &[MemoryRange::new(0x40_1000_0000, 0x1000_0000)]

@@ -99,7 +99,7 @@ pub(crate) fn phandle(node: FdtNode<'_, '_>, path: &str) -> Result<Option<u32>, 
 }
 
 /// A list of NUL-separated strings (`compatible`, `clock-names`, ...), checked to be UTF-8.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StringList<'a>(&'a str);
 
 impl<'a> StringList<'a> {

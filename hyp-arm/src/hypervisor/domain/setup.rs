@@ -109,7 +109,7 @@ pub fn create_domains(
     let mut domains = heapless::Vec::new();
     for (index, domain_plan) in plan.domains.iter().enumerate().take(MAX_DOMAINS) {
         let created = match owners.refusal(index) {
-            Some(refusal) => Err(DomainError::Refused(*refusal)),
+            Some(refusal) => Err(DomainError::Refused(refusal.clone())),
             None => create(inputs, &owners, index, domain_plan, &mut in_use, tables),
         };
         match created {
@@ -147,7 +147,7 @@ fn create(
 ) -> Result<Domain, DomainError> {
     let platform = inputs.platform;
     let (kernel, initrd, bootargs, source) = images(inputs.board, platform, plan)?;
-    let vcpu_count = plan.vcpu_pcpus.len();
+    let vcpu_count = plan.vcpu_count_on(inputs.physical_cpus);
 
     // RAM: carved from the top of free host RAM (or at the plan's fixed address), clear of
     // everything the boot still needs and of the other domains.
