@@ -126,7 +126,7 @@ pub enum SystemOffAction {
 pub struct ConsolePlan {
     /// Index into `domains` of the domain that has input at boot.
     pub initial_focus: usize,
-    /// The byte that starts an escape sequence (Ctrl-A = 0x01): the escape byte then `n` moves
+    /// The byte that starts an escape sequence (Ctrl-] = 0x1d; Ctrl-A is QEMU's own): the escape byte then `n` moves
     /// focus to the next domain with an emulated UART; the escape byte twice sends it once.
     pub escape: u8,
 }
