@@ -9,6 +9,17 @@ use crate::runner::{Failure, Qemu};
 
 /// Printed by init as soon as it runs, in every mode.
 pub const USERSPACE: &str = "HYPTEST-USERSPACE";
+/// Every mode, after [`USERSPACE`]: binder_linux loaded and `/bin/binder-client` got the binder
+/// protocol version from `/dev/binder`; followed by ` version N`.
+pub const BINDER_OK: &str = "HYPTEST-BINDER-OK";
+/// Every mode, instead of [`BINDER_OK`]: followed by binder-client's exit status and message.
+pub const BINDER_FAILED: &str = "HYPTEST-BINDER-FAILED";
+/// The binder protocol version of Linux's binder driver (BINDER_CURRENT_PROTOCOL_VERSION on
+/// 64-bit kernels, include/uapi/linux/android/binder.h).
+pub const BINDER_PROTOCOL_VERSION: &str = "8";
+/// `devmem`: followed by busybox devmem's exit status after reading `hyptest_address=`
+/// (135 = killed by SIGBUS: the read faulted).
+pub const DEVMEM_STATUS: &str = "HYPTEST-DEVMEM status";
 /// `boot`: followed by the number of CPUs in `/sys/devices/system/cpu/online`.
 pub const CPUS_ONLINE: &str = "HYPTEST-CPUS online=";
 /// `boot`: followed by the arch_timer interrupt count summed over CPUs, before a one-second sleep.
@@ -46,6 +57,8 @@ pub enum Mode {
     Poweroff,
     /// Read [`FAULT_ADDRESS`], survive the abort, then power off.
     Fault,
+    /// Read the physical `address` with busybox devmem, report [`DEVMEM_STATUS`], power off.
+    Devmem { address: u64 },
 }
 
 impl Mode {
@@ -56,6 +69,9 @@ impl Mode {
             Mode::Reboot => "reboot",
             Mode::Poweroff => "poweroff",
             Mode::Fault => "fault",
+            Mode::Devmem { address } => {
+                return format!("hyptest=devmem hyptest_address={address:#x}");
+            }
         };
         format!("hyptest={name}")
     }
@@ -85,6 +101,27 @@ fn number(qemu: &mut Qemu, prefix: &str) -> Result<u64, Failure> {
     let text = qemu.wait_for_line(prefix, STEP_TIMEOUT)?;
     text.parse()
         .map_err(|_| qemu.failure(format!("`{prefix}` is followed by `{text}`, not a number")))
+}
+
+/// Waits for init's binder report (every mode prints one right after [`USERSPACE`]) and checks
+/// that it names the protocol version of Linux's binder driver.
+pub fn check_binder(qemu: &mut Qemu) -> Result<(), Failure> {
+    qemu.add_failure_pattern(BINDER_FAILED);
+    let version = qemu.wait_for_line(BINDER_OK, STEP_TIMEOUT)?;
+    match version.strip_prefix("version ") {
+        Some(BINDER_PROTOCOL_VERSION) => Ok(()),
+        _ => Err(qemu.failure(format!(
+            "`{BINDER_OK} {version}`: expected `version {BINDER_PROTOCOL_VERSION}`"
+        ))),
+    }
+}
+
+/// Mode `devmem`: waits for devmem's exit status and returns it.
+pub fn devmem_status(qemu: &mut Qemu) -> Result<i32, Failure> {
+    let status = qemu.wait_for_line(DEVMEM_STATUS, STEP_TIMEOUT)?;
+    status
+        .parse()
+        .map_err(|_| qemu.failure(format!("`{DEVMEM_STATUS}` is followed by `{status}`")))
 }
 
 /// Waits for QEMU to exit by itself, as it does when the machine powers off, with status 0.

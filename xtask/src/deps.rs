@@ -18,6 +18,21 @@ use crate::process::{find_program, is_root, output, run, say};
 /// The Rust target the hypervisor is built for.
 pub const FIRMWARE_TARGET: &str = "aarch64-unknown-none-softfloat";
 
+/// The Rust target of the static Linux programs in the guest's initramfs (images/binder-client).
+pub const GUEST_PROGRAM_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// Rust targets, each with what it is for (said when it is installed or fails to install).
+const RUST_TARGETS: &[(&str, &str)] = &[
+    (
+        FIRMWARE_TARGET,
+        "the hypervisor and the bare-metal test guests",
+    ),
+    (
+        GUEST_PROGRAM_TARGET,
+        "the static Linux programs of the guest's initramfs, such as /bin/binder-client",
+    ),
+];
+
 /// rustup components: llvm-objcopy for the raw image, and the linters CI runs.
 const RUST_COMPONENTS: &[&str] = &["llvm-tools", "rustfmt", "clippy"];
 
@@ -42,7 +57,7 @@ pub fn install(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// The Rust firmware target and the rustup components.
+/// The Rust targets (firmware, guest programs) and the rustup components.
 pub fn rust_tools(layout: &Layout) -> Result<()> {
     if find_program("rustup").is_none() {
         bail!("rustup is not installed; get it from https://rustup.rs and run `cargo xtask deps` again");
@@ -54,13 +69,17 @@ pub fn rust_tools(layout: &Layout) -> Result<()> {
         command
     };
     let targets = output(rustup().args(["target", "list", "--installed"]))?;
-    if targets.lines().any(|line| line.trim() == FIRMWARE_TARGET) {
-        say(format!("Rust target {FIRMWARE_TARGET}: installed"));
-    } else {
-        say(format!(
-            "installing Rust target {FIRMWARE_TARGET} with rustup ..."
-        ));
-        run(rustup().args(["target", "add", FIRMWARE_TARGET]))?;
+    for (target, purpose) in RUST_TARGETS {
+        if targets.lines().any(|line| line.trim() == *target) {
+            say(format!("Rust target {target}: installed"));
+        } else {
+            say(format!(
+                "installing Rust target {target} ({purpose}) with rustup ..."
+            ));
+            run(rustup().args(["target", "add", target])).with_context(|| {
+                format!("cannot install the Rust target {target}, needed for {purpose}")
+            })?;
+        }
     }
     let components = output(rustup().args(["component", "list", "--installed"]))?;
     for component in RUST_COMPONENTS {

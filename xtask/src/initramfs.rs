@@ -1,7 +1,8 @@
 //! `cargo xtask initramfs`: packs busybox, the test init and kernel modules into a gzipped cpio.
 //!
-//! Inputs: `target/guest/busybox`, the kernel modules of `target/guest/root`, and
-//! `images/initramfs/{init,modules.txt}`. The archive is rebuilt only when one of them (or xtask
+//! Inputs: `target/guest/busybox`, the kernel modules of `target/guest/root`,
+//! `images/initramfs/{init,modules.txt}` and the static guest programs (`/bin/binder-client`,
+//! built by [`guest_programs`]). The archive is rebuilt only when one of them (or xtask
 //! itself) is newer than it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use hyp_arm_system_tests::command_line::GUEST_INITRD_MAX_SIZE;
 
 use crate::cpio;
 use crate::deps;
+use crate::guest_programs;
 use crate::layout::Layout;
 use crate::process::say;
 
@@ -30,6 +32,8 @@ struct Contents {
     modules_dir: PathBuf,
     /// `modules.dep` for exactly these modules.
     modules_dep: String,
+    /// Static guest programs (images/binder-client ...): the file and its path in the archive.
+    programs: Vec<(PathBuf, &'static str)>,
 }
 
 /// Builds `target/guest/initramfs.cpio.gz` if needed and returns its path.
@@ -40,6 +44,7 @@ pub fn build(layout: &Layout) -> Result<PathBuf> {
     let list = sources.join("modules.txt");
     let listed = read_module_list(&list)?;
     let (modules, modules_dep) = resolve_modules(&modules_dir, &listed)?;
+    let programs = guest_programs::build(layout)?;
     let contents = Contents {
         kernel_version,
         init: sources.join("init"),
@@ -47,6 +52,7 @@ pub fn build(layout: &Layout) -> Result<PathBuf> {
         modules,
         modules_dir,
         modules_dep,
+        programs,
     };
 
     let output = layout.initramfs();
@@ -56,6 +62,7 @@ pub fn build(layout: &Layout) -> Result<PathBuf> {
         contents.busybox.clone(),
         layout.guest_stamp(),
     ];
+    inputs.extend(contents.programs.iter().map(|(file, _)| file.clone()));
     inputs.extend(
         contents
             .modules
@@ -103,7 +110,7 @@ fn write_archive(contents: &Contents, path: &Path) -> Result<()> {
         directories: BTreeSet::new(),
     };
 
-    for directory in ["bin", "dev", "etc", "proc", "root", "sys"] {
+    for directory in ["bin", "data", "dev", "etc", "proc", "root", "sys"] {
         archive.directory(directory, 0o755)?;
     }
     archive.directory("tmp", 0o1777)?;
@@ -115,6 +122,9 @@ fn write_archive(contents: &Contents, path: &Path) -> Result<()> {
     // init's `#!/bin/busybox sh` installs the other applets; sh is there for people from the start.
     archive.writer.symlink("bin/sh", "busybox")?;
     archive.file("init", 0o755, &read(&contents.init)?)?;
+    for (file, installed_as) in &contents.programs {
+        archive.file(installed_as, 0o755, &read(file)?)?;
+    }
 
     let modules_root = format!("lib/modules/{}", contents.kernel_version);
     archive.directory(&modules_root, 0o755)?;

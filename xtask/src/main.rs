@@ -1,10 +1,12 @@
 //! `cargo xtask`: the one entry point for building, running, testing and benchmarking hyp-arm.
 #![forbid(unsafe_code)]
 
+mod bare_guest;
 mod bench;
 mod build;
 mod cpio;
 mod deps;
+mod guest_programs;
 mod initramfs;
 mod layout;
 mod microbench;

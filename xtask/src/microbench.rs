@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use hyp_arm_system_tests::command_line::option_value;
 
-use crate::deps::{self, FIRMWARE_TARGET};
 use crate::layout::Layout;
 use crate::process::{self, run, say, shown};
-use crate::{build, BuildOptions};
+use crate::{bare_guest, build, BuildOptions};
 
 const PACKAGE: &str = "hyp-arm-microbench";
 /// Under `-icount shift=0` QEMU's generic counter runs at 62.5 MHz against 1 GHz of
@@ -86,35 +85,7 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
 
 /// Builds the guest and returns its raw arm64 Image, `target/images/microbench/microbench.img`.
 fn build_guest(layout: &Layout) -> Result<PathBuf> {
-    deps::rust_tools(layout)?;
-    say("building the micro-benchmark guest");
-    run(process::cargo().current_dir(&layout.root).args([
-        "build",
-        "--release",
-        "--package",
-        PACKAGE,
-        "--target",
-        FIRMWARE_TARGET,
-    ]))
-    .with_context(|| format!("cannot build {PACKAGE} (the compiler's messages are above)"))?;
-    let elf = layout
-        .cargo_target()
-        .join(FIRMWARE_TARGET)
-        .join("release")
-        .join(PACKAGE);
-    let image = layout
-        .target()
-        .join("images")
-        .join("microbench")
-        .join("microbench.img");
-    if let Some(dir) = image.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    run(Command::new(build::llvm_objcopy(layout)?)
-        .args(["--output-target", "binary"])
-        .arg(&elf)
-        .arg(&image))?;
-    Ok(image)
+    bare_guest::build(layout, PACKAGE, "microbench")
 }
 
 /// QEMU for one run: Cortex-A57s, 2 GiB, semihosting on, the console on stdout.

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use crate::build::LogFormat;
 use crate::layout::Layout;
 use crate::process::{self, run, say};
-use crate::{build, deps, initramfs, BuildOptions, TestOptions};
+use crate::{bare_guest, build, deps, initramfs, BuildOptions, TestOptions};
 
 /// The board the system tests boot.
 const BOARD: &str = "qemu-virt";
@@ -37,6 +37,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     };
     let hypervisor = build::build(layout, &defmt_options)?;
     let initrd = initramfs::build(layout)?;
+    let hostile_guest = bare_guest::hostile(layout)?;
     // The same hypervisor with the guest built in, booted with no guest-loader modules.
     let embedded = build::build(
         layout,
@@ -73,6 +74,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
+        .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {
         format!(

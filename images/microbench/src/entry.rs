@@ -1,4 +1,5 @@
-//! The arm64 Image header, the entry points of both CPUs, their stacks and the EL1 vector table.
+//! The arm64 Image header (from `hyp-arm-guest-support`), the entry points of both CPUs, their
+//! stacks and the EL1 vector table.
 //!
 //! Everything here addresses memory PC-relatively (`adr`, `adrp`), so the image runs wherever the
 //! loader puts it.
@@ -8,23 +9,7 @@ use core::arch::global_asm;
 /// Bytes of stack per CPU.
 pub const STACK_SIZE: usize = 16 * 1024;
 
-global_asm!(
-    r#"
-    .section .text.head, "ax"
-    .global _start
-_start:
-    /* arm64 Image header (Linux Documentation/arch/arm64/booting.rst). */
-    b       {primary}
-    .word   0
-    .quad   0x80000                 /* text_offset */
-    .quad   __image_size            /* image_size, .bss included */
-    .quad   0xa                     /* flags: little-endian, 4 KiB pages, anywhere in RAM */
-    .quad   0, 0, 0
-    .ascii  "ARM\x64"
-    .word   0
-"#,
-    primary = sym primary_entry,
-);
+hyp_arm_guest_support::arm64_image_header!(primary_entry);
 
 global_asm!(
     r#"

@@ -1,0 +1,99 @@
+//! The hostile guest (`images/hostile`) under hyp-arm: it reads every page of the low 4 GiB
+//! outside its own RAM and devices, programs interrupts it does not own, sends SGIs to vCPUs it
+//! does not have and makes hypercalls with bad arguments. Nothing may leak, and it must have
+//! tried enough that an empty run cannot pass.
+//!
+//! Needs `HYP_ARM_HOSTILE_GUEST` (the raw image `cargo xtask test` builds) besides the usual
+//! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use hyp_arm_system_tests::command_line::{option_value, GUEST_KERNEL_ADDRESS};
+use hyp_arm_system_tests::runner::images_from_environment;
+use hyp_arm_system_tests::{Failure, GicVersion, Qemu, QEMU};
+
+/// QEMU virt's low MMIO window and the host RAM below the guest's (hyp-arm carves 1 GiB from the
+/// top of 2 GiB: 0x8000_0000-0xc000_0000), which holds the hypervisor and the boot modules.
+const PROBE_RANGES: &str = "probe=0x0-0x40000000,0x40000000-0x80000000";
+/// At least every page of the two ranges less the guest's devices (the flash banks and PCI
+/// windows, about 0.2 Mi pages), plus the GIC and hypercall checks: a run that probes less
+/// has skipped something.
+const MINIMUM_TRIED: u64 = 400_000;
+/// About 7 s of probing on a quiet host; allow for a busy one.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn hostile_guest() -> PathBuf {
+    let Some(path) = std::env::var_os("HYP_ARM_HOSTILE_GUEST") else {
+        panic!("HYP_ARM_HOSTILE_GUEST is not set: run the system tests through `cargo xtask test`");
+    };
+    PathBuf::from(path)
+}
+
+fn runs_without_leaks(gic_version: GicVersion) -> Result<(), Failure> {
+    let images = images_from_environment();
+    let mut command = Command::new(QEMU);
+    command
+        .args([
+            "-M",
+            &format!("virt,virtualization=on,gic-version={gic_version}"),
+        ])
+        .args(["-cpu", "cortex-a57", "-smp", "1", "-m", "2G"])
+        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(&images.hypervisor)
+        .arg("-device")
+        .arg(format!(
+            "guest-loader,addr={GUEST_KERNEL_ADDRESS:#x},kernel={},bootargs={}",
+            option_value(&hostile_guest().to_string_lossy()),
+            option_value(&format!("{PROBE_RANGES} exit=poweroff")),
+        ));
+    let mut qemu = Qemu::spawn(command);
+    qemu.add_failure_pattern("HOSTILE-FAIL");
+    let summary = qemu.wait_for_line("HOSTILE-SUMMARY ", RUN_TIMEOUT)?;
+    let field = |name: &str| {
+        summary
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    let (Some(tried), Some(blocked), Some(leaked)) =
+        (field("tried"), field("blocked"), field("leaked"))
+    else {
+        return Err(qemu.failure(format!("cannot read `HOSTILE-SUMMARY {summary}`")));
+    };
+    if leaked != 0 || blocked != tried {
+        let leaks: Vec<String> = qemu
+            .output()
+            .lines()
+            .filter(|line| line.contains("HOSTILE-LEAK"))
+            .map(str::to_string)
+            .collect();
+        return Err(qemu.failure(format!(
+            "{leaked} of {tried} misuses leaked:\n{}",
+            leaks.join("\n")
+        )));
+    }
+    if tried < MINIMUM_TRIED {
+        return Err(qemu.failure(format!(
+            "the hostile guest tried only {tried} misuses, fewer than {MINIMUM_TRIED}"
+        )));
+    }
+    // exit=poweroff: the guest's SYSTEM_OFF powers the machine off.
+    let status = qemu.wait_for_exit(Duration::from_secs(30))?;
+    if status.code() != Some(0) {
+        return Err(qemu.failure(format!("QEMU exited with {status}, not 0")));
+    }
+    Ok(())
+}
+
+#[test]
+fn hostile_guest_leaks_nothing_on_gicv2() -> Result<(), Failure> {
+    runs_without_leaks(GicVersion::V2)
+}
+
+#[test]
+fn hostile_guest_leaks_nothing_on_gicv3() -> Result<(), Failure> {
+    runs_without_leaks(GicVersion::V3)
+}
