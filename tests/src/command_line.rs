@@ -62,6 +62,9 @@ impl FromStr for GicVersion {
 pub enum BootTarget {
     /// hyp-arm, with the guest kernel and initrd handed over as device-tree boot modules.
     HypArm,
+    /// The same, with hyp-arm built from `domains-pinned.toml` (`HYP_ARM_PINNED_IMAGE`): every
+    /// vCPU on a physical CPU of its own.
+    HypArmPinned,
     /// The guest kernel directly, without hyp-arm: tells guest problems from hypervisor problems.
     BareKernel,
 }
@@ -151,7 +154,7 @@ pub fn arguments(config: &BootConfig, images: &Images, console: Console) -> Vec<
         }
     }
     match config.target {
-        BootTarget::HypArm => {
+        BootTarget::HypArm | BootTarget::HypArmPinned => {
             arguments.push("-kernel".into());
             arguments.push(images.hypervisor.clone().into());
             arguments.push("-device".into());

@@ -59,6 +59,8 @@ pub enum Mode {
     Fault,
     /// Read the physical `address` with busybox devmem, report [`DEVMEM_STATUS`], power off.
     Devmem { address: u64 },
+    /// Crash the kernel (sysrq `c`): it panics and spins with interrupts off for good.
+    Panic,
 }
 
 impl Mode {
@@ -69,6 +71,7 @@ impl Mode {
             Mode::Reboot => "reboot",
             Mode::Poweroff => "poweroff",
             Mode::Fault => "fault",
+            Mode::Panic => "panic",
             Mode::Devmem { address } => {
                 return format!("hyptest=devmem hyptest_address={address:#x}");
             }

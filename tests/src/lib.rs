@@ -9,6 +9,7 @@ pub mod command_line;
 pub mod console_decoder;
 pub mod guest;
 pub mod runner;
+pub mod secure;
 
 pub use command_line::QEMU;
 pub use command_line::{BootConfig, BootTarget, Console, GicVersion, Images};

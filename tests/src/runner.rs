@@ -130,6 +130,10 @@ impl Qemu {
     pub fn boot(config: &BootConfig) -> Qemu {
         let images = match config.target {
             BootTarget::HypArm => images_from_environment(),
+            BootTarget::HypArmPinned => Images {
+                hypervisor: file_from_environment("HYP_ARM_PINNED_IMAGE"),
+                ..images_from_environment()
+            },
             // Without hyp-arm its image is not needed, and need not have been built.
             BootTarget::BareKernel => Images {
                 hypervisor: PathBuf::new(),

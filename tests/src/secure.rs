@@ -1,0 +1,82 @@
+//! What the secure domain (`images/secure-domain`) prints, and the checks built on it. Its lines
+//! reach the console through hyp-arm's CONSOLE_WRITE hypercall, tagged `[secure] `.
+
+use std::time::Duration;
+
+use crate::runner::{Failure, Qemu};
+
+/// Printed once when the secure domain starts (followed by its RTC reading and GIC version).
+pub const UP: &str = "[secure] secure-domain: up";
+/// Once a second: `[secure] secure-domain: heartbeat <n> uptime <ms> ms rtc <unix seconds>`.
+pub const HEARTBEAT: &str = "[secure] secure-domain: heartbeat ";
+/// hyp-arm's record when the secure domain reported ready (android starts after it).
+pub const READY: &str = "[hyp] secure: ready";
+/// A heartbeat comes every second of guest time; allow for a slow, busy host.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One heartbeat line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub count: u64,
+    pub uptime_ms: u64,
+    pub rtc_seconds: u64,
+}
+
+/// Waits for the next heartbeat and parses it.
+pub fn next_heartbeat(qemu: &mut Qemu) -> Result<Heartbeat, Failure> {
+    let line = qemu.wait_for_line(HEARTBEAT, HEARTBEAT_TIMEOUT)?;
+    parse_heartbeat(&line)
+        .ok_or_else(|| qemu.failure(format!("cannot read the heartbeat `{HEARTBEAT}{line}`")))
+}
+
+/// `<n> uptime <ms> ms rtc <seconds>` into its numbers.
+pub fn parse_heartbeat(rest: &str) -> Option<Heartbeat> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    match words.as_slice() {
+        [count, "uptime", uptime, "ms", "rtc", rtc] => Some(Heartbeat {
+            count: count.parse().ok()?,
+            uptime_ms: uptime.parse().ok()?,
+            rtc_seconds: rtc.parse().ok()?,
+        }),
+        _ => None,
+    }
+}
+
+/// Waits for `beats` more heartbeats and checks that they continue the ones before: counts
+/// consecutive from `previous`, uptime rising. Returns the last.
+pub fn check_heartbeats_continue(
+    qemu: &mut Qemu,
+    previous: Heartbeat,
+    beats: usize,
+) -> Result<Heartbeat, Failure> {
+    let mut last = previous;
+    for _ in 0..beats {
+        let beat = next_heartbeat(qemu)?;
+        if beat.count <= last.count || beat.uptime_ms <= last.uptime_ms {
+            return Err(qemu.failure(format!(
+                "the secure domain's heartbeat went back: {last:?} then {beat:?} (it restarted?)"
+            )));
+        }
+        last = beat;
+    }
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_lines_parse_and_garbage_does_not() {
+        assert_eq!(
+            parse_heartbeat("12 uptime 12034 ms rtc 1795277414"),
+            Some(Heartbeat {
+                count: 12,
+                uptime_ms: 12034,
+                rtc_seconds: 1_795_277_414
+            })
+        );
+        assert_eq!(parse_heartbeat("12 uptime 12034 m"), None);
+        assert_eq!(parse_heartbeat("x uptime 1 ms rtc 2"), None);
+    }
+}
