@@ -123,8 +123,14 @@ fn smccc_call(guest: &Guest, vcpu: usize, registers: &mut GuestRegisters) {
         Call::SystemReset => guest.reset(vcpu),
         Call::HypVersion => smccc::hypercall::VERSION,
         Call::ConsoleWrite { bytes, length } => {
-            crate::console::write_guest_bytes(guest.name, &bytes[..length]);
-            status::SUCCESS
+            // The one guest is domain 0 until the plan's domains (with their indices) land.
+            match crate::console::write_domain_bytes(0, &bytes[..length]) {
+                Ok(()) => status::SUCCESS,
+                Err(error) => {
+                    log_fault(guest, format_args!("CONSOLE_WRITE: {error}"));
+                    status::INVALID_PARAMETERS
+                }
+            }
         }
         Call::ConsoleWriteInvalid { .. } => status::INVALID_PARAMETERS,
         Call::DomainInfo | Call::DomainReady | Call::Yield => status::SUCCESS,
