@@ -1,9 +1,23 @@
-//! The hypervisor's console: tagged log records on the UART the board chose.
+//! The hypervisor's console: one UART shared by the hypervisor and every domain, as tagged lines.
 //!
-//! Records go out whole under one lock, so records from different CPUs never interleave. The
-//! guests' own output shares the UART, so the hypervisor's is told apart: as plain text lines
-//! tagged `[hyp]`, or, with the `defmt` feature, as defmt frames that the host decodes into the
-//! same lines (docs/LOGGING.md).
+//! Everything goes out under one lock, so records from different CPUs never interleave. The
+//! hypervisor's records are plain text lines tagged `[hyp]`, or, with the `defmt` feature, defmt
+//! frames that the host decodes into the same lines (docs/LOGGING.md). The domains' output goes
+//! through the console multiplexer ([`mux`]): each domain's lines are tagged with its name,
+//! escaped, and never mixed with anyone else's.
+//!
+//! Boot-time setup, in this order:
+//!
+//! 1. [`set_console`] with the board's UART driver;
+//! 2. [`set_domain_names`] with the plan's domain names, in plan order (`[secure]`,
+//!    `[android]`); a domain without a name is shown as `[domain <index>]`;
+//! 3. [`set_interactive_domain`] with the domain that has the console's input
+//!    ([`input::InputRouter::focus`]), again on every focus change: its partial lines (a shell
+//!    prompt, echo) show at once instead of waiting for their line end.
+//!
+//! Then [`write_domain_bytes`] takes a domain's output (its `CONSOLE_WRITE` hypercalls, the bytes
+//! its emulated UART transmits) and [`flush_domain`] shows what is left of a stopped domain's
+//! last line.
 //!
 //! [`hyp_log!`](crate::hyp_log) takes one syntax that both modes accept: a format string literal
 //! with positional arguments only (`{}`, `{:#x}`; no inline `{name}`), each argument an integer,
@@ -13,21 +27,32 @@ use core::fmt::{self, Write};
 
 #[cfg(feature = "defmt")]
 mod defmt_logger;
+pub mod input;
+pub mod mux;
+
+use mux::{ConsoleMux, MuxError, Source};
 
 /// A UART driver the board hands to the core for its console.
 pub trait ConsoleUart: Sync {
     /// Writes raw bytes, blocking while the transmit FIFO is full.
     fn write_bytes(&self, bytes: &[u8]);
+    /// A received byte, if one waits.
+    fn read_byte(&self) -> Option<u8> {
+        None
+    }
+    /// Makes the UART raise its interrupt while received bytes wait.
+    fn enable_receive_interrupts(&self) {}
 }
 
 static CONSOLE: spin::Once<&'static dyn ConsoleUart> = spin::Once::new();
 
-/// Held while a line or a defmt frame goes out; it also holds the defmt encoder's state, which
-/// lives from one frame to the next.
+/// Held while a line or a defmt frame goes out; it also holds the multiplexer's line buffers and
+/// the defmt encoder's state, which live from one call to the next.
 static OUTPUT_LOCK: spin::mutex::SpinMutex<Output> = spin::mutex::SpinMutex::new(Output::new());
 
 /// What the holder of [`OUTPUT_LOCK`] may change.
 struct Output {
+    mux: ConsoleMux,
     #[cfg(feature = "defmt")]
     encoder: defmt::Encoder,
 }
@@ -35,6 +60,7 @@ struct Output {
 impl Output {
     const fn new() -> Output {
         Output {
+            mux: ConsoleMux::new(),
             #[cfg(feature = "defmt")]
             encoder: defmt::Encoder::new(),
         }
@@ -64,7 +90,8 @@ impl<T: fmt::Display + ?Sized> defmt::Format for Shown<'_, T> {
     }
 }
 
-/// A line being assembled; longer lines are cut (and marked) rather than split.
+/// A `[hyp]` line for the panic path, which cannot use the multiplexer (its lock may be held);
+/// longer lines are cut (and marked) rather than split.
 struct LineBuffer {
     bytes: heapless::Vec<u8, 256>,
     truncated: bool,
@@ -99,13 +126,39 @@ impl Write for LineBuffer {
     }
 }
 
-/// Writes one tagged text line. Used through the `hyp_log!` macro.
+/// Writes one `[hyp]` text line through the multiplexer. Used through the `hyp_log!` macro.
 #[cfg(not(feature = "defmt"))]
 pub fn write_line(args: fmt::Arguments) {
     let Some(console) = CONSOLE.get() else { return };
-    let line = LineBuffer::tagged(args);
-    let _guard = OUTPUT_LOCK.lock();
-    console.write_bytes(&line.bytes);
+    let mut output = OUTPUT_LOCK.lock();
+    let mut writer = HypervisorLine {
+        mux: &mut output.mux,
+        console: *console,
+    };
+    // A record longer than a line buffer goes out in marked pieces; nothing is cut off.
+    let _ = writer.write_fmt(args);
+    let _ = writer.write_str("\n");
+}
+
+/// Formats a hypervisor record straight into the multiplexer (the output lock is held).
+#[cfg(not(feature = "defmt"))]
+struct HypervisorLine<'a> {
+    mux: &'a mut ConsoleMux,
+    console: &'static dyn ConsoleUart,
+}
+
+#[cfg(not(feature = "defmt"))]
+impl Write for HypervisorLine<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let console = self.console;
+        self.mux
+            .write(
+                Source::Hypervisor,
+                text.as_bytes(),
+                &mut |bytes: &[u8]| console.write_bytes(bytes),
+            )
+            .map_err(|_| fmt::Error)
+    }
 }
 
 /// Writes one text line without taking the lock: for the panic path, where the lock may be held
@@ -121,32 +174,70 @@ pub fn write_line_unlocked(args: fmt::Arguments) {
     console.write_bytes(&line.bytes);
 }
 
-/// Domain names, by index, for the tags of their lines (set once at boot).
-static DOMAINS: spin::Once<&'static crate::domain::plan::SystemPlan> = spin::Once::new();
-
-/// Names the domains whose output the console tags (PLACEHOLDER until the console multiplexer).
-pub fn set_domains(plan: &'static crate::domain::plan::SystemPlan) {
-    DOMAINS.call_once(|| plan);
+/// The next byte typed on the console, if any.
+pub fn read_input_byte() -> Option<u8> {
+    CONSOLE.get()?.read_byte()
 }
 
-/// Writes bytes domain `index` sent to the console, tagged with its name at each line start.
-pub fn write_domain_bytes(index: usize, bytes: &[u8]) {
-    let Some(console) = CONSOLE.get() else { return };
-    let name = DOMAINS
-        .get()
-        .and_then(|plan| plan.domains.get(index))
-        .map_or("domain", |domain| domain.name);
-    let _guard = OUTPUT_LOCK.lock();
-    for line in bytes.split_inclusive(|&byte| byte == b'\n') {
-        console.write_bytes(b"[");
-        console.write_bytes(name.as_bytes());
-        console.write_bytes(b"] ");
-        console.write_bytes(line);
+/// Makes the console UART interrupt when bytes are typed.
+pub fn enable_input_interrupts() {
+    if let Some(console) = CONSOLE.get() {
+        console.enable_receive_interrupts();
     }
 }
 
-/// Emits what domain `index` left of an unfinished line (it stops or restarts).
-pub fn flush_domain(_index: usize) {}
+/// Names the domains, in plan order: domain i's lines are tagged `[names[i]]`. Names beyond
+/// the most domains a system has are refused (and none is set).
+pub fn set_domain_names(names: &[&'static str]) -> Result<(), MuxError> {
+    if names.len() > crate::domain::plan::MAX_DOMAINS {
+        return Err(MuxError::NoSuchDomain {
+            index: names.len() - 1,
+        });
+    }
+    let mut output = OUTPUT_LOCK.lock();
+    for (index, name) in names.iter().enumerate() {
+        output.mux.set_domain_name(index, name)?;
+    }
+    Ok(())
+}
+
+/// Makes domain `index`'s partial lines show at once (`None`: nobody's): the domain that has
+/// the console's input, so that its prompt and echo appear as they are typed.
+pub fn set_interactive_domain(index: Option<usize>) -> Result<(), MuxError> {
+    OUTPUT_LOCK
+        .lock()
+        .mux
+        .set_interactive(index.map(Source::Domain))
+}
+
+/// Writes bytes domain `index` sent to the console (its `CONSOLE_WRITE` hypercalls, its
+/// emulated UART's transmissions): line-buffered, tagged with its name, escaped (module
+/// [`mux`]). An index beyond the most domains is refused; the caller logs it.
+pub fn write_domain_bytes(index: usize, bytes: &[u8]) -> Result<(), MuxError> {
+    let Some(console) = CONSOLE.get() else {
+        return Ok(());
+    };
+    OUTPUT_LOCK
+        .lock()
+        .mux
+        .write(Source::Domain(index), bytes, &mut |bytes: &[u8]| {
+            console.write_bytes(bytes)
+        })
+}
+
+/// Shows what is left of domain `index`'s last line, marked as cut off: for a domain that
+/// stopped (reset, crash, power-off).
+pub fn flush_domain(index: usize) -> Result<(), MuxError> {
+    let Some(console) = CONSOLE.get() else {
+        return Ok(());
+    };
+    OUTPUT_LOCK
+        .lock()
+        .mux
+        .flush(Source::Domain(index), &mut |bytes: &[u8]| {
+            console.write_bytes(bytes)
+        })
+}
 
 /// Logs a record on the hypervisor console: a `[hyp]` text line, or with the `defmt` feature a
 /// defmt frame the host decodes into the same line.
@@ -178,6 +269,7 @@ macro_rules! hyp_log {
 #[cfg(all(test, not(feature = "defmt")))]
 mod tests {
     use super::*;
+    use crate::domain::plan::MAX_DOMAINS;
 
     /// Records what the console would send.
     struct Recorder(spin::Mutex<heapless::Vec<u8, 1024>>);
@@ -190,6 +282,15 @@ mod tests {
 
     static RECORDER: Recorder = Recorder(spin::Mutex::new(heapless::Vec::new()));
 
+    /// Takes what the console sent so far.
+    fn take_output() -> String {
+        let mut recorded = RECORDER.0.lock();
+        let text = String::from_utf8(recorded.to_vec()).unwrap();
+        recorded.clear();
+        text
+    }
+
+    /// One test: the console, its lock and its multiplexer are global.
     #[test]
     fn text_lines_take_the_shared_syntax() {
         set_console(&RECORDER);
@@ -201,9 +302,49 @@ mod tests {
         );
         write_line_unlocked(format_args!("hyp-arm: PANIC: all CPUs stopped"));
         assert_eq!(
-            core::str::from_utf8(&RECORDER.0.lock()).unwrap(),
+            take_output(),
             "[hyp] data abort at 0xb000000: refused (guest)\r\n\
              [hyp] hyp-arm: PANIC: all CPUs stopped\r\n"
+        );
+
+        // Domains: tagged by name, line-buffered, escaped, flushed when they stop.
+        set_domain_names(&["secure", "android"]).unwrap();
+        write_domain_bytes(1, b"login: ").unwrap();
+        write_domain_bytes(0, b"keystore \x1b[31mready\n").unwrap();
+        crate::hyp_log!("{}: stopped", "android");
+        flush_domain(1).unwrap();
+        assert_eq!(
+            take_output(),
+            "[secure] keystore \\x1b[31mready\r\n\
+             [hyp] android: stopped\r\n\
+             [android] login:  [no end of line]\r\n"
+        );
+
+        // The interactive domain's prompt shows at once; a record ends its line first.
+        set_interactive_domain(Some(1)).unwrap();
+        write_domain_bytes(1, b"~ # ").unwrap();
+        crate::hyp_log!("tick");
+        write_domain_bytes(1, b"ls\r\n").unwrap();
+        set_interactive_domain(None).unwrap();
+        assert_eq!(
+            take_output(),
+            "[android] ~ # \r\n[hyp] tick\r\n[android] ... ls\r\n"
+        );
+
+        // Refusals name the domain and send nothing.
+        assert!(write_domain_bytes(MAX_DOMAINS, b"x\n").is_err());
+        assert!(set_domain_names(&["a"; MAX_DOMAINS + 1]).is_err());
+        assert_eq!(take_output(), "");
+
+        // A record longer than a line buffer is split, not cut.
+        let long = "x".repeat(mux::LINE_CAPACITY + 5);
+        crate::hyp_log!("{}", long.as_str());
+        assert_eq!(
+            take_output(),
+            format!(
+                "[hyp] {}\r\n[hyp] ... xxxxx\r\n",
+                "x".repeat(mux::LINE_CAPACITY)
+            )
         );
     }
 }

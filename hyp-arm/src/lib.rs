@@ -12,6 +12,7 @@ pub mod mm;
 pub mod platform;
 pub mod trap;
 pub mod vcpu_power;
+pub mod vdev;
 pub mod vgic;
 
 #[cfg(target_arch = "aarch64")]

@@ -35,6 +35,14 @@ impl ConsoleUart for Console {
     fn write_bytes(&self, bytes: &[u8]) {
         self.0.write_bytes(bytes);
     }
+
+    fn read_byte(&self) -> Option<u8> {
+        self.0.try_read_byte()
+    }
+
+    fn enable_receive_interrupts(&self) {
+        self.0.enable_receive_interrupts();
+    }
 }
 
 static CONSOLE: spin::Once<Console> = spin::Once::new();

@@ -82,6 +82,15 @@ impl Pl011 {
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
+    /// Raises the UART's interrupt while received bytes wait (receive and receive-timeout
+    /// interrupts, DDI 0183G 3.3.10): the hypervisor then reads its console input on interrupt
+    /// instead of polling.
+    pub fn enable_receive_interrupts(&self) {
+        self.registers()
+            .imsc
+            .write(INTERRUPTS::RX::SET + INTERRUPTS::RT::SET);
+    }
+
     /// Queues one byte, waiting while the transmit FIFO is full.
     ///
     /// The wait has no limit: the FIFO drains at the line rate, and a UART that never drains leaves

@@ -22,6 +22,9 @@ struct ConsoleLogger;
 unsafe impl defmt::Logger for ConsoleLogger {
     fn acquire() {
         let mut output = OUTPUT_LOCK.lock();
+        // The interactive domain's prompt may be on the terminal without its line end: end that
+        // line, so the record the host decodes from this frame gets a line of its own.
+        output.mux.end_open_line(&mut send);
         // The encoder may open with a separator of its own (before its first frame): it goes out
         // before FRAME_START, where the host drops it.
         output.encoder.start_frame(send);

@@ -29,6 +29,8 @@ pub(super) struct Machine {
     pub el2_translation: El2Translation,
     /// The domains that passed the boot-time checks, by plan index order.
     pub domains: heapless::Vec<Domain, MAX_DOMAINS>,
+    /// The console UART's interrupt, when some domain takes console input.
+    pub console_input_intid: Option<u32>,
 }
 
 static MACHINE: spin::Once<Machine> = spin::Once::new();
@@ -154,7 +156,16 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
     enable_timer_interrupts(&gic, &platform);
 
     // 5. The domains: RAM, stage-2, device tree, images, each checked against this machine.
-    crate::console::set_domains(board.plan);
+    let names: heapless::Vec<&'static str, MAX_DOMAINS> = board
+        .plan
+        .domains
+        .iter()
+        .take(MAX_DOMAINS)
+        .map(|domain| domain.name)
+        .collect();
+    if let Err(error) = crate::console::set_domain_names(&names) {
+        hyp_log!("console: domain names not set: {}", Shown(&error));
+    }
     hyp_log!(
         "plan {}: {} domains, {} scheduling",
         board.plan.source,
@@ -176,12 +187,14 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         fatal(format_args!("no domain could be created"));
     }
 
+    let console_input_intid = enable_console_input(board, &gic, &platform);
     let machine = MACHINE.call_once(|| Machine {
         platform,
         cpu_affinities,
         gic,
         el2_translation,
         domains,
+        console_input_intid,
     });
     let translation = &machine.el2_translation;
     cpu::clean_to_point_of_coherency(
@@ -201,6 +214,26 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         domain.start_at_boot();
     }
     scheduler::idle()
+}
+
+/// Console input by interrupt, when a domain takes it: the UART's receive interrupt, its SPI at
+/// the hypervisor's priority on the boot CPU. Returns that SPI.
+fn enable_console_input(board: &BoardConfig, gic: &PhysicalGic, platform: &Platform) -> Option<u32> {
+    if !super::virtual_uart::init_input(board.plan) {
+        return None;
+    }
+    let path = platform.console.as_ref()?.path.as_str();
+    let device = platform.device(path)?.ok()?;
+    let intid = *device.spis.first()?;
+    let front_end = gic.this_cpu();
+    let spi = hyp_arm_gic::IntId::new(intid)?;
+    let _ = front_end.set_priority(spi, 0x40);
+    if let Some(target) = gic.target_of(0) {
+        let _ = front_end.route(spi, target);
+    }
+    let _ = front_end.enable(spi);
+    crate::console::enable_input_interrupts();
+    Some(intid)
 }
 
 /// The EL2 timer (the scheduler's wake-up) at the hypervisor's priority, and the virtual timer

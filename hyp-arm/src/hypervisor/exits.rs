@@ -17,7 +17,7 @@ use super::boot::machine;
 use super::domain::Domain;
 use super::injection;
 use super::interrupts;
-use super::scheduler;
+use super::{scheduler, virtual_uart};
 
 /// A synchronous exception from the vCPU loaded on this CPU.
 pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
@@ -37,7 +37,11 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
             registers.elr += instruction_length;
             smccc_call(guest, vcpu, registers);
         }
-        Exit::DataAbort(abort) => data_abort(guest, vcpu, registers, &abort, instruction_length),
+        Exit::DataAbort(abort) => {
+            if !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length) {
+                data_abort(guest, vcpu, registers, &abort, instruction_length)
+            }
+        }
         Exit::InstructionAbort {
             ipa,
             virtual_address,
@@ -149,8 +153,13 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
             status::SUCCESS
         }
         Call::ConsoleWrite { bytes, length } => {
-            crate::console::write_domain_bytes(guest.index, &bytes[..length]);
-            status::SUCCESS
+            match crate::console::write_domain_bytes(guest.index, &bytes[..length]) {
+                Ok(()) => status::SUCCESS,
+                Err(error) => {
+                    log_fault(guest, format_args!("vCPU {vcpu}: CONSOLE_WRITE refused: {error}"));
+                    status::INVALID_PARAMETERS
+                }
+            }
         }
         Call::ConsoleWriteInvalid { length } => {
             log_fault(

@@ -16,6 +16,7 @@ use super::domain::Domain;
 use super::exits::log_fault;
 use super::gic::EmulatedRegion;
 use super::scheduler::{self, VcpuId};
+use super::virtual_uart;
 
 /// The physical SGI one CPU sends another to make it leave the guest: to refill its list
 /// registers, or to notice a reset or a stop. Physical SGIs are the hypervisor's alone; the
@@ -40,6 +41,12 @@ pub fn handle_physical_interrupts() {
         if intid == machine.platform.timer.hyp_phys {
             // A descheduled vCPU's virtual timer expired: the scheduler sees it after this exit.
             cpu::set_hypervisor_timer(None);
+            gic.end_of_interrupt(acknowledged);
+            gic.deactivate(acknowledged);
+            continue;
+        }
+        if Some(intid) == machine.console_input_intid {
+            virtual_uart::receive_input();
             gic.end_of_interrupt(acknowledged);
             gic.deactivate(acknowledged);
             continue;

@@ -10,6 +10,7 @@ mod gic;
 mod injection;
 mod interrupts;
 mod scheduler;
+mod virtual_uart;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -15,6 +15,7 @@ use crate::vcpu_power::VcpuPower;
 use crate::vgic::{Vgic, VgicConfig};
 
 use super::boot::machine;
+use super::virtual_uart::EmulatedUart;
 use super::{interrupts, scheduler};
 
 pub use setup::{create_domains, Inputs};
@@ -59,6 +60,8 @@ pub struct Domain {
     ready: AtomicBool,
     /// Faults still worth a log line (a hostile guest must not flood the console).
     pub fault_log_budget: AtomicU32,
+    /// Its console UART, when its console is `emulated-uart`.
+    pub emulated_uart: Option<EmulatedUart>,
 }
 
 impl Domain {
@@ -182,7 +185,10 @@ impl Domain {
                 Shown(&error)
             );
         }
-        crate::console::flush_domain(self.index);
+        let _ = crate::console::flush_domain(self.index);
+        if let Some(uart) = &self.emulated_uart {
+            uart.reset();
+        }
         self.load_images(true);
         self.start();
         scheduler::idle()
@@ -207,7 +213,7 @@ impl Domain {
             );
             self.stop_other_vcpus(caller);
             interrupts::disable_owned_spis(&self.vgic_config.owned_spis);
-            crate::console::flush_domain(self.index);
+            let _ = crate::console::flush_domain(self.index);
             start_domains_waiting_for(self.index);
         }
         scheduler::stop_current_vcpu()

@@ -10,7 +10,7 @@ use crate::console::Shown;
 use crate::domain::boot_layout::plan_boot_layout;
 use crate::domain::guest_dt::{build_guest_dt, GuestDtSpec};
 use crate::domain::ownership::DeviceOwners;
-use crate::domain::plan::{DomainPlan, KernelSource, SystemPlan, MAX_DOMAINS};
+use crate::domain::plan::{DomainConsole, DomainPlan, KernelSource, SystemPlan, MAX_DOMAINS};
 use crate::hyp_log;
 use crate::mm::carve::carve_highest;
 use crate::mm::page_table::{
@@ -26,6 +26,7 @@ use crate::vgic::{GicVersion as VirtualGicVersion, InterruptSet, Vgic, VgicConfi
 use super::super::board::BoardConfig;
 use super::super::boot::page_round;
 use super::super::gic::PhysicalGic;
+use super::super::virtual_uart::EmulatedUart;
 use super::{Domain, DomainState, DEVICE_TREE_CAPACITY};
 
 /// Why a domain could not be created; each names what is missing or in conflict.
@@ -189,12 +190,27 @@ fn create(
         )
         .map_err(DomainError::Stage2)?;
     let mut owned_spis = InterruptSet::EMPTY;
+    let mut virtual_spis = InterruptSet::EMPTY;
+    let mut emulated_uart = None;
     let mut device_count = 0;
+    let console_path = platform.console.as_ref().map(|uart| uart.path.as_str());
     for device in platform.devices().flatten() {
         if owners.owner_of(&device) != Some(index) {
             continue;
         }
         device_count += 1;
+        let is_console = Some(device.path.as_str()) == console_path;
+        if is_console && plan.console == DomainConsole::EmulatedUart {
+            // Left unmapped: every access traps to the emulated UART; its interrupt is virtual.
+            if let (Some(window), Some(&intid)) = (device.regs.first(), device.spis.first()) {
+                emulated_uart = Some(EmulatedUart::new(
+                    MemoryRange::new(window.base, PAGE_SIZE),
+                    intid,
+                ));
+                let _ = virtual_spis.insert(intid);
+            }
+            continue;
+        }
         for region in &device.regs {
             if let Err(error) = map_device_region(&mut stage2, region, tables) {
                 hyp_log!(
@@ -277,7 +293,7 @@ fn create(
         vcpu_count,
         nr_spis: inputs.gic.spi_count().min(MAX_SPIS),
         owned_spis,
-        virtual_spis: InterruptSet::EMPTY,
+        virtual_spis,
         deactivate_hardware_by_maintenance: inputs.board.gicv2_deactivate_by_maintenance
             && platform.gic.version() == GicVersion::V2,
         hardware_ppis: InterruptSet::from_intids(&[platform.timer.virtual_timer])
@@ -328,6 +344,7 @@ fn create(
         }),
         ready: AtomicBool::new(false),
         fault_log_budget: AtomicU32::new(64),
+        emulated_uart,
     })
 }
 
