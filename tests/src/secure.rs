@@ -42,24 +42,48 @@ pub fn parse_heartbeat(rest: &str) -> Option<Heartbeat> {
     }
 }
 
-/// Waits for `beats` more heartbeats and checks that they continue the ones before: counts
-/// consecutive from `previous`, uptime rising. Returns the last.
+/// The last heartbeat in the whole output so far.
+pub fn last_heartbeat(qemu: &Qemu) -> Option<Heartbeat> {
+    qemu.output()
+        .lines()
+        .filter_map(|line| parse_heartbeat(line.split_once(HEARTBEAT)?.1))
+        .last()
+}
+
+/// Waits for `beats` heartbeats after `previous` and checks that they continue it: counts and
+/// uptime rising (older lines the wait passes over are skipped). Whether the domain restarted is
+/// told by [`UP`] appearing again; see [`check_started_once`]. Returns the last.
 pub fn check_heartbeats_continue(
     qemu: &mut Qemu,
     previous: Heartbeat,
     beats: usize,
 ) -> Result<Heartbeat, Failure> {
     let mut last = previous;
-    for _ in 0..beats {
+    let mut seen = 0;
+    while seen < beats {
         let beat = next_heartbeat(qemu)?;
+        if beat.count <= previous.count {
+            continue;
+        }
         if beat.count <= last.count || beat.uptime_ms <= last.uptime_ms {
             return Err(qemu.failure(format!(
-                "the secure domain's heartbeat went back: {last:?} then {beat:?} (it restarted?)"
+                "the secure domain's heartbeat went back: {last:?} then {beat:?}"
             )));
         }
         last = beat;
+        seen += 1;
     }
     Ok(last)
+}
+
+/// The secure domain started exactly once (it never restarted).
+pub fn check_started_once(qemu: &Qemu) -> Result<(), Failure> {
+    match qemu.count(UP) {
+        1 => Ok(()),
+        starts => Err(qemu.failure(format!(
+            "the secure domain started {starts} times; it must start once and keep running"
+        ))),
+    }
 }
 
 #[cfg(test)]

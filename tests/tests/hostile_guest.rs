@@ -54,7 +54,6 @@ fn runs_without_leaks(gic_version: GicVersion) -> Result<(), Failure> {
     let mut qemu = Qemu::spawn(command);
     qemu.add_failure_pattern("HOSTILE-FAIL");
     qemu.wait_for(secure::UP, RUN_TIMEOUT)?;
-    let before = secure::next_heartbeat(&mut qemu)?;
     let summary = qemu.wait_for_line("HOSTILE-SUMMARY ", RUN_TIMEOUT)?;
     let field = |name: &str| {
         summary
@@ -91,7 +90,10 @@ fn runs_without_leaks(gic_version: GicVersion) -> Result<(), Failure> {
         return Err(qemu.failure("hyp-arm logged none of the hostile guest's faults"));
     }
     // The guest now idles; the secure domain, sharing its CPU, must still be beating.
+    let before = secure::last_heartbeat(&qemu)
+        .ok_or_else(|| qemu.failure("no heartbeat from the secure domain"))?;
     secure::check_heartbeats_continue(&mut qemu, before, 2)?;
+    secure::check_started_once(&qemu)?;
     Ok(())
 }
 

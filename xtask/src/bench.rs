@@ -74,7 +74,7 @@ pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
             // 1 GiB): memory initialisation grows with RAM, so 2 GiB would flatter hyp-arm.
             memory: match target {
                 BootTarget::BareKernel => GUEST_RAM.to_string(),
-                BootTarget::HypArm => BootConfig::default().memory,
+                BootTarget::HypArm | BootTarget::HypArmPinned => BootConfig::default().memory,
             },
             target,
             // The guest's own boot report, which starts with the userspace marker.
@@ -198,6 +198,7 @@ struct Timing {
 fn measure(config: &BootConfig, images: &Images, runs: usize) -> Result<Timing> {
     let what = match config.target {
         BootTarget::HypArm => "hyp-arm",
+        BootTarget::HypArmPinned => "hyp-arm (pinned)",
         BootTarget::BareKernel => "bare QEMU",
     };
     let mut run = 0;

@@ -22,7 +22,7 @@ pub fn run(layout: &Layout, options: &RunOptions) -> Result<()> {
     // defmt logging unless asked otherwise: this command decodes it.
     let log = options.build.log.unwrap_or(LogFormat::Defmt);
     let hypervisor = match target {
-        BootTarget::HypArm => build::build(
+        BootTarget::HypArm | BootTarget::HypArmPinned => build::build(
             layout,
             &BuildOptions {
                 board: options.build.board.clone(),
