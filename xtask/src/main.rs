@@ -10,6 +10,7 @@ mod layout;
 mod microbench;
 mod process;
 mod run;
+mod secure_domain;
 mod test;
 
 use std::process::ExitCode;
@@ -34,6 +35,10 @@ enum Verb {
     Deps,
     /// Build the hypervisor image target/images/<board>/hyp-arm.img.
     Build(BuildOptions),
+    /// Build the secure domain's firmware: target/secure-domain/secure-domain.bin (for the
+    /// hypervisor), or with --bare-qemu target/secure-domain/secure-domain-bare.elf (for bare
+    /// QEMU's -kernel, console on the PL011).
+    BuildSecureDomain(SecureDomainOptions),
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
     /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
@@ -85,6 +90,13 @@ impl BuildOptions {
 }
 
 #[derive(clap::Args)]
+struct SecureDomainOptions {
+    /// Build the variant that runs on bare QEMU (`-M virt`, no hypervisor) instead.
+    #[arg(long)]
+    bare_qemu: bool,
+}
+
+#[derive(clap::Args)]
 struct RunOptions {
     #[command(flatten)]
     build: BuildOptions,
@@ -130,6 +142,14 @@ fn main() -> ExitCode {
     let result = match cli.verb {
         Verb::Deps => deps::install(&layout),
         Verb::Build(options) => build::build(&layout, &options).map(drop),
+        Verb::BuildSecureDomain(options) => {
+            let which = if options.bare_qemu {
+                secure_domain::SecureDomainBuild::BareQemu
+            } else {
+                secure_domain::SecureDomainBuild::Domain
+            };
+            secure_domain::build_secure_domain(&layout, which).map(drop)
+        }
         Verb::Initramfs => initramfs::build(&layout).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use crate::build::LogFormat;
 use crate::layout::Layout;
 use crate::process::{self, run, say};
+use crate::secure_domain::{build_secure_domain, SecureDomainBuild};
 use crate::{build, deps, initramfs, BuildOptions, TestOptions};
 
 /// The board the system tests boot.
@@ -47,6 +48,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
             ..defmt_options
         },
     )?;
+    // The secure domain's firmware on bare QEMU (tests/tests/secure_domain_bare.rs).
+    let secure_domain_bare = build_secure_domain(layout, SecureDomainBuild::BareQemu)?;
     let logs = layout.test_logs();
     fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
 
@@ -73,6 +76,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
+        .env("HYP_ARM_SECURE_DOMAIN_BARE", &secure_domain_bare)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {
         format!(
