@@ -10,6 +10,7 @@ use hyp_arm_system_tests::console_decoder::{elf_of_image, ConsoleDecoder};
 use crate::deps::{self, FIRMWARE_TARGET};
 use crate::layout::Layout;
 use crate::process::{self, output, run, say};
+use crate::secure_domain::{build_secure_domain, SecureDomainBuild};
 use crate::BuildOptions;
 
 /// How the hypervisor logs (docs/LOGGING.md).
@@ -43,7 +44,18 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     let package = format!("hyp-arm-board-{board}");
     let log = options.log.unwrap_or(LogFormat::Text);
     let mut cargo = process::cargo();
-    let variant = variant_name(options.embed_kernel.is_some(), log);
+    let variant = variant_name(
+        options.embed_kernel.is_some(),
+        log,
+        options.domains.as_deref(),
+    );
+    // The secure domain's firmware, which the board's domains.toml embeds.
+    let secure_domain = build_secure_domain(layout, SecureDomainBuild::Domain)?;
+    cargo.env("HYP_ARM_IMAGE_SECURE_DOMAIN", &secure_domain);
+    match &options.domains {
+        Some(file) => cargo.env("HYP_ARM_DOMAINS", file),
+        None => cargo.env_remove("HYP_ARM_DOMAINS"),
+    };
     match &options.embed_kernel {
         Some(kernel) => {
             let kernel = fs::canonicalize(kernel)
@@ -139,10 +151,18 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     Ok(image)
 }
 
-/// What tells an image's files and target directory apart: `""`, `-embedded`, `-defmt` or
-/// `-embedded-defmt`.
-fn variant_name(embedded_guest: bool, log: LogFormat) -> String {
+/// What tells an image's files and target directory apart: `""`, or `-pinned` for
+/// domains-pinned.toml, then `-embedded` and `-defmt` when they apply.
+fn variant_name(embedded_guest: bool, log: LogFormat, domains: Option<&str>) -> String {
     let mut name = String::new();
+    // domains-pinned.toml -> "-pinned"
+    if let Some(stem) = domains
+        .and_then(|file| file.strip_suffix(".toml"))
+        .and_then(|stem| stem.strip_prefix("domains"))
+        .filter(|suffix| !suffix.is_empty())
+    {
+        name.push_str(stem);
+    }
     if embedded_guest {
         name.push_str("-embedded");
     }

@@ -12,6 +12,7 @@ mod layout;
 mod microbench;
 mod process;
 mod run;
+mod secure_domain;
 mod test;
 
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ enum Verb {
     Deps,
     /// Build the hypervisor image target/images/<board>/hyp-arm.img.
     Build(BuildOptions),
+    /// Build the secure domain's firmware: target/secure-domain/secure-domain.bin (for the
+    /// hypervisor), or with --bare-qemu target/secure-domain/secure-domain-bare.elf (for bare
+    /// QEMU's -kernel, console on the PL011).
+    BuildSecureDomain(SecureDomainOptions),
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
     /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
@@ -46,7 +51,7 @@ enum Verb {
     Bench(BenchOptions),
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct BuildOptions {
     /// The board crate to build: boards/<board>/.
     #[arg(long, default_value = "qemu-virt")]
@@ -71,6 +76,11 @@ struct BuildOptions {
         default_value = "console=ttyAMA0"
     )]
     embed_bootargs: String,
+    /// The board's domain file to build from, relative to boards/<board>/ (default:
+    /// domains.toml). Another file gives another image, e.g. `domains-pinned.toml` ->
+    /// target/images/<board>/hyp-arm-pinned.img.
+    #[arg(long, value_name = "FILE")]
+    domains: Option<String>,
 }
 
 impl BuildOptions {
@@ -82,8 +92,16 @@ impl BuildOptions {
             embed_kernel: None,
             embed_initrd: None,
             embed_bootargs: String::new(),
+            domains: None,
         }
     }
+}
+
+#[derive(clap::Args)]
+struct SecureDomainOptions {
+    /// Build the variant that runs on bare QEMU (`-M virt`, no hypervisor) instead.
+    #[arg(long)]
+    bare_qemu: bool,
 }
 
 #[derive(clap::Args)]
@@ -132,6 +150,14 @@ fn main() -> ExitCode {
     let result = match cli.verb {
         Verb::Deps => deps::install(&layout),
         Verb::Build(options) => build::build(&layout, &options).map(drop),
+        Verb::BuildSecureDomain(options) => {
+            let which = if options.bare_qemu {
+                secure_domain::SecureDomainBuild::BareQemu
+            } else {
+                secure_domain::SecureDomainBuild::Domain
+            };
+            secure_domain::build_secure_domain(&layout, which).map(drop)
+        }
         Verb::Initramfs => initramfs::build(&layout).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),

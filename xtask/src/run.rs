@@ -30,6 +30,7 @@ pub fn run(layout: &Layout, options: &RunOptions) -> Result<()> {
                 embed_kernel: options.build.embed_kernel.clone(),
                 embed_initrd: options.build.embed_initrd.clone(),
                 embed_bootargs: options.build.embed_bootargs.clone(),
+                domains: options.build.domains.clone(),
             },
         )?,
         BootTarget::BareKernel => layout.hypervisor_image(&options.build.board),

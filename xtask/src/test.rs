@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use crate::build::LogFormat;
 use crate::layout::Layout;
 use crate::process::{self, run, say};
+use crate::secure_domain::{build_secure_domain, SecureDomainBuild};
 use crate::{bare_guest, build, deps, initramfs, BuildOptions, TestOptions};
 
 /// The board the system tests boot.
@@ -45,9 +46,19 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
             embed_kernel: Some(layout.guest_kernel()),
             embed_initrd: Some(initrd.clone()),
             embed_bootargs: "console=ttyAMA0 hyptest=boot".to_string(),
+            ..defmt_options.clone()
+        },
+    )?;
+    // Every vCPU on a CPU of its own (boards/qemu-virt/domains-pinned.toml).
+    let pinned = build::build(
+        layout,
+        &BuildOptions {
+            domains: Some("domains-pinned.toml".to_string()),
             ..defmt_options
         },
     )?;
+    // The secure domain's firmware on bare QEMU (tests/tests/secure_domain_bare.rs).
+    let secure_domain_bare = build_secure_domain(layout, SecureDomainBuild::BareQemu)?;
     let logs = layout.test_logs();
     fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
 
@@ -72,9 +83,11 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .args(&options.filter)
         .env("HYP_ARM_IMAGE", &hypervisor)
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
+        .env("HYP_ARM_PINNED_IMAGE", &pinned)
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
+        .env("HYP_ARM_SECURE_DOMAIN_BARE", &secure_domain_bare)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {
         format!(
