@@ -84,6 +84,11 @@ impl Mode {
 /// rising while the guest sleeps.
 pub fn check_boot_report(qemu: &mut Qemu, smp: u32) -> Result<(), Failure> {
     qemu.wait_for(USERSPACE, BOOT_TIMEOUT)?;
+    check_boot_report_after_userspace(qemu, smp)
+}
+
+/// [`check_boot_report`] for a caller that already waited for [`USERSPACE`].
+pub fn check_boot_report_after_userspace(qemu: &mut Qemu, smp: u32) -> Result<(), Failure> {
     let online = qemu.wait_for_line(CPUS_ONLINE, STEP_TIMEOUT)?;
     if online != smp.to_string() {
         return Err(qemu.failure(format!(

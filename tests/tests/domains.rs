@@ -29,7 +29,7 @@ fn both_boot(
     // Android's console goes through the emulated UART: its lines carry its tag.
     qemu.wait_for(&format!("[android] {USERSPACE}"), BOOT_TIMEOUT)?;
     guest::check_binder(&mut qemu)?;
-    guest::check_boot_report(&mut qemu, android_cpus)?;
+    guest::check_boot_report_after_userspace(&mut qemu, android_cpus)?;
     guest::check_powered_off(&mut qemu)?;
     // Heartbeats went on while android booted (one a second of guest time; the boot takes
     // several).
@@ -40,7 +40,10 @@ fn both_boot(
         )));
     }
     secure::check_started_once(&qemu)?;
-    if qemu.find_line(|line| line.starts_with("[android]")).is_none() {
+    if qemu
+        .find_line(|line| line.starts_with("[android]"))
+        .is_none()
+    {
         return Err(qemu.failure("no line tagged [android]"));
     }
     Ok(())
@@ -154,7 +157,9 @@ fn android_cannot_read_secure_memory() -> Result<(), Failure> {
         )));
     }
     if qemu
-        .find_line(|line| line.starts_with("[hyp] android: data abort") && line.contains("0xbf001000"))
+        .find_line(|line| {
+            line.starts_with("[hyp] android: data abort") && line.contains("0xbf001000")
+        })
         .is_none()
     {
         return Err(qemu.failure("hyp-arm did not log android's read of the secure domain's RAM"));

@@ -291,6 +291,7 @@ mod tests {
             name,
             role: Role::Rich,
             vcpu_pcpus: &[0],
+            optional_vcpus: false,
             priority: 0,
             memory: MemoryPlan {
                 size: 0x20_0000,

@@ -218,7 +218,11 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
 
 /// Console input by interrupt, when a domain takes it: the UART's receive interrupt, its SPI at
 /// the hypervisor's priority on the boot CPU. Returns that SPI.
-fn enable_console_input(board: &BoardConfig, gic: &PhysicalGic, platform: &Platform) -> Option<u32> {
+fn enable_console_input(
+    board: &BoardConfig,
+    gic: &PhysicalGic,
+    platform: &Platform,
+) -> Option<u32> {
     if !super::virtual_uart::init_input(board.plan) {
         return None;
     }

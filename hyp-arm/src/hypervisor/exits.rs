@@ -156,7 +156,10 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
             match crate::console::write_domain_bytes(guest.index, &bytes[..length]) {
                 Ok(()) => status::SUCCESS,
                 Err(error) => {
-                    log_fault(guest, format_args!("vCPU {vcpu}: CONSOLE_WRITE refused: {error}"));
+                    log_fault(
+                        guest,
+                        format_args!("vCPU {vcpu}: CONSOLE_WRITE refused: {error}"),
+                    );
                     status::INVALID_PARAMETERS
                 }
             }
