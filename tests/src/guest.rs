@@ -36,6 +36,11 @@ pub const FAULT_SURVIVED: &str = "HYPTEST-FAULT-SURVIVED";
 /// the virtio-mmio transports at 0x0a000000 and the platform bus at 0x0c000000).
 pub const FAULT_ADDRESS: u64 = 0x0b00_0000;
 
+/// `echo`: init waits for a line typed on the console.
+pub const ECHO_READY: &str = "HYPTEST-ECHO-READY";
+/// `echo`: followed by the line init read.
+pub const ECHO: &str = "HYPTEST-ECHO ";
+
 /// Where hyp-arm's image lies on QEMU virt (RAM base + text_offset): mode `fault` reads it too.
 pub const HYPERVISOR_ADDRESS: u64 = 0x4020_0000;
 
@@ -61,6 +66,8 @@ pub enum Mode {
     Devmem { address: u64 },
     /// Crash the kernel (sysrq `c`): it panics and spins with interrupts off for good.
     Panic,
+    /// Print [`ECHO_READY`], read one line from the console, print it after [`ECHO`], power off.
+    Echo,
 }
 
 impl Mode {
@@ -72,6 +79,7 @@ impl Mode {
             Mode::Poweroff => "poweroff",
             Mode::Fault => "fault",
             Mode::Panic => "panic",
+            Mode::Echo => "echo",
             Mode::Devmem { address } => {
                 return format!("hyptest=devmem hyptest_address={address:#x}");
             }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -98,6 +98,8 @@ impl std::error::Error for Failure {}
 /// A running QEMU, killed when dropped.
 pub struct Qemu {
     child: Child,
+    /// QEMU's standard input: the emulated serial port's receive side.
+    input: Option<ChildStdin>,
     shared: Arc<Shared>,
     readers: Vec<JoinHandle<()>>,
     /// Output before this offset has been consumed by an earlier successful wait.
@@ -144,7 +146,8 @@ impl Qemu {
         Qemu::spawn(command_line::command(config, &images, Console::Captured))
     }
 
-    /// Starts `command` (normally a `qemu-system-aarch64` command line) with stdin closed and
+    /// Starts `command` (normally a `qemu-system-aarch64` command line) with stdin a pipe (see
+    /// [`Qemu::send`]) and
     /// stdout and stderr captured; the log is named after the current test.
     pub fn spawn(command: Command) -> Qemu {
         Qemu::start(command, &log_dir_from_environment())
@@ -180,7 +183,7 @@ impl Qemu {
         }
 
         command
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = match command.spawn() {
@@ -205,8 +208,10 @@ impl Qemu {
         if let Some(stderr) = child.stderr.take() {
             readers.push(start_reader(stderr, None, Arc::clone(&shared)));
         }
+        let input = child.stdin.take();
         Qemu {
             child,
+            input,
             shared,
             readers,
             cursor: 0,
@@ -217,6 +222,17 @@ impl Qemu {
             log_path,
             exit_status: None,
         }
+    }
+
+    /// Types `bytes` on the emulated serial port (QEMU's standard input with `-serial stdio`).
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let result = match self.input.as_mut() {
+            Some(input) => input.write_all(bytes).and_then(|()| input.flush()),
+            None => return Err(self.failure("QEMU's standard input is closed")),
+        };
+        result.map_err(|error| {
+            self.failure(format!("cannot write to QEMU's standard input: {error}"))
+        })
     }
 
     /// Also fail when `pattern` appears.

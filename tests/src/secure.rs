@@ -47,7 +47,7 @@ pub fn last_heartbeat(qemu: &Qemu) -> Option<Heartbeat> {
     qemu.output()
         .lines()
         .filter_map(|line| parse_heartbeat(line.split_once(HEARTBEAT)?.1))
-        .last()
+        .next_back()
 }
 
 /// Waits for `beats` heartbeats after `previous` and checks that they continue it: counts and
