@@ -76,6 +76,28 @@ pub fn check_heartbeats_continue(
     Ok(last)
 }
 
+/// The secure domain was never held up: between any two heartbeats (one a second) at most
+/// `max_gap_ms` of its uptime passed. A domain sharing its CPU that kept it (a restart clearing
+/// RAM, a spinning kernel) would show as a gap.
+pub fn check_never_stalled(qemu: &Qemu, max_gap_ms: u64) -> Result<(), Failure> {
+    let output = qemu.output();
+    let beats: Vec<Heartbeat> = output
+        .lines()
+        .filter_map(|line| parse_heartbeat(line.split_once(HEARTBEAT)?.1))
+        .collect();
+    for pair in beats.windows(2) {
+        let gap = pair[1].uptime_ms.saturating_sub(pair[0].uptime_ms);
+        if gap > max_gap_ms {
+            return Err(qemu.failure(format!(
+                "the secure domain stalled: {gap} ms between heartbeats {} and {} (at most \
+                 {max_gap_ms} ms allowed)",
+                pair[0].count, pair[1].count
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The secure domain started exactly once (it never restarted).
 pub fn check_started_once(qemu: &Qemu) -> Result<(), Failure> {
     match qemu.count(UP) {

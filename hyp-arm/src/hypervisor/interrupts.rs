@@ -271,9 +271,23 @@ pub fn save_virtual_cpu_interface(domain: &Domain) -> InterfaceState {
         let Some(interrupt) = IntId::new(intid) else {
             continue;
         };
-        if gic.is_active(interrupt).unwrap_or(false) {
+        if !gic.is_active(interrupt).unwrap_or(false) {
+            continue;
+        }
+        let _ = gic.clear_active(interrupt);
+        // Active for a list register the guest will complete: restored with it. Active with no
+        // list register (the guest disabled the virtual interrupt while the hypervisor held it,
+        // as Linux does to its timer on the way down) nobody would ever complete: dropped, or
+        // the CPU's next vCPU could never take its own timer.
+        let in_list_register = state.list_registers[..count].iter().any(|&raw| {
+            let entry = match gic {
+                CpuGic::V2(_) => ListRegister::decode_v2(raw as u32),
+                CpuGic::V3(_) => ListRegister::decode_v3(raw),
+            };
+            entry.state != LrState::Invalid && entry.physical_intid == Some(intid)
+        });
+        if in_list_register {
             state.active_private |= 1 << (intid % 32);
-            let _ = gic.clear_active(interrupt);
         }
     }
     state
@@ -354,6 +368,11 @@ pub fn reset_virtual_cpu_interface(domain: &Domain) {
             }
         }
         write_list_register(gic, index, &ListRegister::INVALID);
+    }
+    // Also what the hypervisor acknowledged for the vCPU but never got into a list register (a
+    // disabled virtual timer): it belongs to this CPU's next vCPU now.
+    for intid in config.hardware_ppis.iter().filter_map(IntId::new) {
+        let _ = gic.clear_active(intid);
     }
     match gic {
         CpuGic::V2(v2) => {

@@ -212,8 +212,26 @@ pub fn idle() -> ! {
             }
             schedule.arm_wake_up_timer();
         }
-        cpu::wait_for_interrupt();
+        // Background work (a domain's restart) goes on while nothing here is runnable; the
+        // CPU sleeps only when there is none.
+        if !continue_background_work(this_cpu) {
+            cpu::wait_for_interrupt();
+        }
     }
+}
+
+/// One step of the restarts this CPU carries out (of domains whose vCPU 0 it hosts). Returns
+/// whether more remains.
+fn continue_background_work(this_cpu: usize) -> bool {
+    let mut more = false;
+    for domain in machine()
+        .domains
+        .iter()
+        .filter(|domain| domain.physical_cpu_of(0) == this_cpu)
+    {
+        more |= domain.continue_reset();
+    }
+    more
 }
 
 /// Stops the loaded vCPU (PSCI CPU_OFF, or its domain stopping) and runs whatever is next.

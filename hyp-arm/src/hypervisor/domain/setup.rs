@@ -345,6 +345,7 @@ fn create(
         ready: AtomicBool::new(false),
         fault_log_budget: AtomicU32::new(64),
         emulated_uart,
+        cleared: core::sync::atomic::AtomicU64::new(0),
     })
 }
 
