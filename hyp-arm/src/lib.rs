@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod channel;
 pub mod console;
 pub mod domain;
 pub mod mm;
