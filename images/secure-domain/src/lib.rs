@@ -11,3 +11,4 @@ pub mod clock;
 pub mod console_chunks;
 pub mod platform;
 pub mod translation;
+pub mod vsock;
