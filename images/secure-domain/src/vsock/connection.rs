@@ -47,12 +47,12 @@ impl SendBuffer {
         self.bytes.is_empty()
     }
 
-    pub(super) fn as_slice(&self) -> &[u8] {
+    pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }
 
     /// Forgets the first `count` bytes (sent, or discarded).
-    pub(super) fn remove_front(&mut self, count: usize) {
+    pub fn remove_front(&mut self, count: usize) {
         remove_front(&mut self.bytes, count);
     }
 
