@@ -1,4 +1,5 @@
-//! The static aarch64 Linux programs of the guest's initramfs (`images/binder-client`), built
+//! The static aarch64 Linux programs of the guest's initramfs (`images/binder-client`,
+//! `images/keystore-cli`), built
 //! for musl and linked with rust-lld (`.cargo/config.toml`), so no cross C toolchain is needed.
 
 use std::path::PathBuf;
@@ -20,11 +21,18 @@ pub struct GuestProgram {
 }
 
 /// Every program the initramfs carries.
-pub const PROGRAMS: &[GuestProgram] = &[GuestProgram {
-    package: "hyp-arm-binder-client",
-    binary: "binder-client",
-    installed_as: "bin/binder-client",
-}];
+pub const PROGRAMS: &[GuestProgram] = &[
+    GuestProgram {
+        package: "hyp-arm-binder-client",
+        binary: "binder-client",
+        installed_as: "bin/binder-client",
+    },
+    GuestProgram {
+        package: "hyp-arm-keystore-cli",
+        binary: "keystore-cli",
+        installed_as: "bin/keystore-cli",
+    },
+];
 
 /// Builds every program and returns, for each, its stripped executable under
 /// `target/guest/programs/` and its path in the initramfs.

@@ -2,7 +2,7 @@
 //!
 //! Inputs: `target/guest/busybox`, the kernel modules of `target/guest/root`,
 //! `images/initramfs/{init,modules.txt}` and the static guest programs (`/bin/binder-client`,
-//! built by [`guest_programs`]). The archive is rebuilt only when one of them (or xtask
+//! `/bin/keystore-cli`, built by [`guest_programs`]). The archive is rebuilt only when one of them (or xtask
 //! itself) is newer than it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,7 +32,8 @@ struct Contents {
     modules_dir: PathBuf,
     /// `modules.dep` for exactly these modules.
     modules_dep: String,
-    /// Static guest programs (images/binder-client ...): the file and its path in the archive.
+    /// Static guest programs (images/binder-client, images/keystore-cli): the file and its path
+    /// in the archive.
     programs: Vec<(PathBuf, &'static str)>,
 }
 

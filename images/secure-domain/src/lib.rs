@@ -9,5 +9,7 @@
 
 pub mod clock;
 pub mod console_chunks;
+pub mod keystore;
 pub mod platform;
 pub mod translation;
+pub mod vsock;
