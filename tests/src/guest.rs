@@ -68,6 +68,10 @@ pub enum Mode {
     Panic,
     /// Print [`ECHO_READY`], read one line from the console, print it after [`ECHO`], power off.
     Echo,
+    /// Use the keystore over vsock (pubkey, sign, counter, faults, hmac, random), power off.
+    Keystore,
+    /// Print the keystore's public key and counter, then reboot (again and again).
+    KeystoreReboot,
 }
 
 impl Mode {
@@ -80,6 +84,8 @@ impl Mode {
             Mode::Fault => "fault",
             Mode::Panic => "panic",
             Mode::Echo => "echo",
+            Mode::Keystore => "keystore",
+            Mode::KeystoreReboot => "keystore-reboot",
             Mode::Devmem { address } => {
                 return format!("hyptest=devmem hyptest_address={address:#x}");
             }

@@ -41,6 +41,8 @@ pub enum Problem {
         error: String,
     },
     NoDomains,
+    /// A `[[channel]]` that cannot work as written; the sentence says why.
+    Channel(String),
     TooManyDomains {
         count: usize,
         limit: usize,
@@ -209,6 +211,7 @@ impl fmt::Display for Problem {
                 )
             }
             Self::NoDomains => write!(formatter, "no [[domain]]: declare at least one"),
+            Self::Channel(sentence) => write!(formatter, "{sentence}"),
             Self::TooManyDomains { count, limit } => write!(
                 formatter,
                 "{count} domains declared, but hyp-arm runs at most {limit} (plan::MAX_DOMAINS)"

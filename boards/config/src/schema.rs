@@ -16,6 +16,32 @@ pub struct Config {
     /// `[[domain]]` tables, in start order.
     #[serde(default, rename = "domain")]
     pub domains: Vec<Domain>,
+    /// `[[channel]]` tables.
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<Channel>,
+}
+
+/// One `[[channel]]`: a virtio-vsock device in `frontend`, a ring in `backend`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub frontend: String,
+    pub backend: String,
+    pub frontend_address: u64,
+    pub frontend_interrupt: u32,
+    pub backend_address: u64,
+    pub backend_interrupt: u32,
+    pub size: Size,
+    pub frontend_cid: u64,
+    pub backend_cid: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelKind {
+    VirtioVsock,
 }
 
 /// `[board]`.

@@ -323,6 +323,7 @@ mod tests {
                 initial_focus,
                 escape: ESCAPE,
             },
+            channels: &[],
         }
     }
 

@@ -19,6 +19,37 @@ pub struct SystemPlan {
     pub domains: &'static [DomainPlan],
     /// The console: which domain has input first and the escape byte that switches focus.
     pub console: ConsolePlan,
+    /// Channels between domains.
+    pub channels: &'static [ChannelPlan],
+}
+
+/// The most channels one system has.
+pub const MAX_CHANNELS: usize = 4;
+
+/// A channel between two domains (docs/CHANNELS.md): the frontend sees a virtio-mmio vsock device
+/// that hyp-arm emulates; the backend maps a shared-memory ring that only it and hyp-arm see, and
+/// hyp-arm moves packets between the two, checking every descriptor against the frontend's RAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelPlan {
+    pub name: &'static str,
+    /// The domain with the virtio-vsock device (android).
+    pub frontend: &'static str,
+    /// The domain with the ring (the secure domain).
+    pub backend: &'static str,
+    /// Where the virtio-mmio register frame (0x200 bytes) is in the frontend.
+    pub frontend_address: u64,
+    /// The device's interrupt in the frontend (an SPI's INTID, virtual).
+    pub frontend_interrupt: u32,
+    /// Where the ring region is in the backend.
+    pub backend_address: u64,
+    /// The backend's doorbell interrupt (an SPI's INTID, virtual).
+    pub backend_interrupt: u32,
+    /// Bytes of the ring region (a 4 KiB multiple).
+    pub size: u64,
+    /// The frontend's vsock CID (its device's `guest_cid`).
+    pub frontend_cid: u64,
+    /// The backend's vsock CID: the only address the frontend can reach.
+    pub backend_cid: u64,
 }
 
 /// How vCPUs are placed on physical CPUs.

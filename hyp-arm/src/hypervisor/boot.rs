@@ -31,6 +31,9 @@ pub(super) struct Machine {
     pub domains: heapless::Vec<Domain, MAX_DOMAINS>,
     /// The console UART's interrupt, when some domain takes console input.
     pub console_input_intid: Option<u32>,
+    /// Channels between the domains.
+    pub channels:
+        heapless::Vec<super::channels::ChannelRuntime, { crate::domain::plan::MAX_CHANNELS }>,
 }
 
 static MACHINE: spin::Once<Machine> = spin::Once::new();
@@ -182,12 +185,14 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         host_dtb: MemoryRange::new(dtb_address, dtb.len() as u64),
         physical_cpus: cpu_affinities.len(),
     };
-    let domains = domain::create_domains(&inputs, &mut tables);
+    let (domains, channel_regions) = domain::create_domains(&inputs, &mut tables);
     if domains.is_empty() {
         fatal(format_args!("no domain could be created"));
     }
 
     let console_input_intid = enable_console_input(board, &gic, &platform);
+    let channels =
+        super::channels::create_channels(board.plan.channels, &domains, &channel_regions);
     let machine = MACHINE.call_once(|| Machine {
         platform,
         cpu_affinities,
@@ -195,6 +200,7 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         el2_translation,
         domains,
         console_input_intid,
+        channels,
     });
     let translation = &machine.el2_translation;
     cpu::clean_to_point_of_coherency(

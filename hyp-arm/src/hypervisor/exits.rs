@@ -17,7 +17,7 @@ use super::boot::machine;
 use super::domain::Domain;
 use super::injection;
 use super::interrupts;
-use super::{scheduler, virtual_uart};
+use super::{channels, scheduler, virtual_uart};
 
 /// A synchronous exception from the vCPU loaded on this CPU.
 pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
@@ -38,7 +38,9 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
             smccc_call(guest, vcpu, registers);
         }
         Exit::DataAbort(abort) => {
-            if !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length) {
+            if !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length)
+                && !channels::emulate_access(guest, vcpu, registers, &abort, instruction_length)
+            {
                 data_abort(guest, vcpu, registers, &abort, instruction_length)
             }
         }
@@ -143,7 +145,7 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
         Call::SystemReset => guest.reset(vcpu),
         Call::HypVersion => smccc::hypercall::VERSION,
         Call::DomainInfo => {
-            registers.x[1] = guest.index as u64;
+            registers.x[1] = guest.plan_index as u64;
             registers.x[2] = guest.vcpu_count as u64;
             registers.x[3] = match guest.plan.role {
                 Role::Secure => 0,
@@ -153,7 +155,7 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
             status::SUCCESS
         }
         Call::ConsoleWrite { bytes, length } => {
-            match crate::console::write_domain_bytes(guest.index, &bytes[..length]) {
+            match crate::console::write_domain_bytes(guest.plan_index, &bytes[..length]) {
                 Ok(()) => status::SUCCESS,
                 Err(error) => {
                     log_fault(
@@ -178,6 +180,19 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
         Call::Yield => {
             scheduler::yield_current();
             status::SUCCESS
+        }
+        Call::ChannelNotify { channel } => {
+            if channels::backend_doorbell(guest, channel) {
+                status::SUCCESS
+            } else {
+                log_fault(
+                    guest,
+                    format_args!(
+                        "vCPU {vcpu}: CHANNEL_NOTIFY for channel {channel}, which it does not have"
+                    ),
+                );
+                status::INVALID_PARAMETERS
+            }
         }
         Call::Unknown { function_id } => {
             if !smccc::is_standard_discovery_call(function_id) {

@@ -4,6 +4,7 @@
 
 pub mod board;
 mod boot;
+mod channels;
 mod domain;
 mod exits;
 mod gic;

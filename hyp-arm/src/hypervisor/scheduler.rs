@@ -99,7 +99,7 @@ fn set_current(id: Option<VcpuId>) {
 /// Lists the vCPUs this CPU hosts and sets its traps: WFI traps only when vCPUs share it.
 pub fn configure_this_cpu(index: usize) {
     let mut schedule = SCHEDULES[index].lock();
-    for domain in &machine().domains {
+    for domain in machine().domains.iter() {
         for vcpu in 0..domain.vcpu_count {
             if domain.physical_cpu_of(vcpu) != index {
                 continue;

@@ -69,7 +69,7 @@ pub fn emulate_access(
                 .write(offset, access.width, registers.get(access.register))
                 .map(|effects| {
                     if let Some(byte) = effects.transmitted {
-                        let _ = console::write_domain_bytes(domain.index, &[byte]);
+                        let _ = console::write_domain_bytes(domain.plan_index, &[byte]);
                     }
                 })
         } else {
@@ -141,7 +141,7 @@ pub fn receive_input() {
         let action = router.lock().receive(byte);
         match action {
             InputAction::Deliver { domain, byte } => {
-                let Some(domain) = domains.iter().find(|d| d.index == domain) else {
+                let Some(domain) = domains.iter().find(|d| d.plan_index == domain) else {
                     continue;
                 };
                 let Some(uart) = domain.emulated_uart.as_ref() else {
@@ -159,7 +159,7 @@ pub fn receive_input() {
                 let name = machine()
                     .domains
                     .iter()
-                    .find(|d| d.index == domain)
+                    .find(|d| d.plan_index == domain)
                     .map_or("?", |d| d.name());
                 hyp_log!("console input: {}", name);
                 let _ = console::set_interactive_domain(Some(domain));

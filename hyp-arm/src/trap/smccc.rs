@@ -37,6 +37,9 @@ pub mod hypercall {
     pub const DOMAIN_READY: u32 = 0xc600_0003;
     /// Gives up the physical CPU to another runnable vCPU sharing it, if any. x0 = SUCCESS.
     pub const YIELD: u32 = 0xc600_0004;
+    /// x1 = the caller's channel number (the order of its `hyp-arm,channel-ring` nodes): it put
+    /// messages into that channel's ring or took some out. x0 = SUCCESS or INVALID_PARAMETERS.
+    pub const CHANNEL_NOTIFY: u32 = 0xc600_0005;
     /// The version `HYP_VERSION` returns: 1.0.
     pub const VERSION: u64 = 0x0001_0000;
     /// The most bytes one `CONSOLE_WRITE` carries (x2..x6).
@@ -111,6 +114,9 @@ pub enum Call {
     },
     DomainReady,
     Yield,
+    ChannelNotify {
+        channel: u64,
+    },
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown {
         function_id: u32,
@@ -127,6 +133,7 @@ impl Call {
             DOMAIN_INFO => Call::DomainInfo,
             DOMAIN_READY => Call::DomainReady,
             YIELD => Call::Yield,
+            CHANNEL_NOTIFY => Call::ChannelNotify { channel: x[1] },
             CONSOLE_WRITE => {
                 let length = x[1];
                 if length == 0 || length > CONSOLE_WRITE_MAX as u64 {

@@ -3,6 +3,7 @@
 //! that needs fixing.
 #![forbid(unsafe_code)]
 
+mod channels;
 mod devices;
 mod domains;
 
@@ -29,7 +30,9 @@ pub fn check(file: &str, config: &Config, trees: &[ReferenceTree]) -> Result<(),
     domains::check(&mut checker);
     for tree in trees {
         devices::check(&mut checker, tree);
+        channels::check_against_tree(&mut checker, tree);
     }
+    channels::check(&mut checker);
     if checker.errors.is_empty() {
         Ok(())
     } else {

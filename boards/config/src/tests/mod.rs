@@ -2,6 +2,7 @@
 //! generated source.
 #![forbid(unsafe_code)]
 
+mod channels;
 mod devices;
 mod domains;
 mod generate;

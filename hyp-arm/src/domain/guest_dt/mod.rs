@@ -60,6 +60,23 @@ pub struct GuestDtSpec<'a> {
     pub bootargs: &'a str,
     /// Whether the guest is given `device` (its MMIO mapped, its SPIs routed to it).
     pub owns_device: &'a dyn Fn(&Device<'_>) -> bool,
+    /// Devices that exist only for this guest (emulated by the hypervisor, or a channel's
+    /// ring): written at the root, after the host's nodes.
+    pub virtual_devices: &'a [VirtualDevice],
+}
+
+/// A device node the host tree does not have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtualDevice {
+    /// The node name before the unit address (`virtio_mmio`, `channel`).
+    pub name: &'static str,
+    pub compatible: &'static str,
+    /// Its registers (IPA range).
+    pub reg: MemoryRange,
+    /// The SPI it raises (INTID), level-high.
+    pub interrupt: u32,
+    /// DMA is cache-coherent (`dma-coherent`): a virtio device's.
+    pub dma_coherent: bool,
 }
 
 /// Why a guest tree could not be built.
@@ -341,6 +358,9 @@ impl<'dtb> Builder<'_, '_, 'dtb> {
         }
         if !self.wrote_chosen {
             self.chosen(None)?;
+        }
+        for device in self.spec.virtual_devices {
+            self.virtual_device(device, chain[0].cells)?;
         }
         self.out.end_node()
     }

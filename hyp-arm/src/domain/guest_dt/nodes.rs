@@ -77,6 +77,35 @@ impl<'dtb> Builder<'_, '_, 'dtb> {
         self.out.end_node()
     }
 
+    /// A device the hypervisor adds: `reg` in the root's cells, one SPI in the GIC's three-cell
+    /// form (both GIC bindings: type 0 = SPI, number, 4 = level-high).
+    pub(super) fn virtual_device(
+        &mut self,
+        device: &super::VirtualDevice,
+        root_cells: Cells,
+    ) -> Result<(), GuestDtError> {
+        let mut reg = heapless::Vec::new();
+        encode_cells(device.reg.base, root_cells.address, &mut reg)
+            .and_then(|()| encode_cells(device.reg.size, root_cells.size, &mut reg))
+            .ok_or(GuestDtError::MemoryNotRepresentable { memory: device.reg })?;
+        let name = unit_name(device.name, device.reg.base);
+        let parent_length = self.out.enter(&name)?;
+        self.out.begin_node(&name)?;
+        self.out.property_string("compatible", device.compatible)?;
+        self.out.property("reg", &reg)?;
+        let mut interrupts = heapless::Vec::<u8, 12>::new();
+        for cell in [0, device.interrupt.saturating_sub(32), 4] {
+            let _ = interrupts.extend_from_slice(&u32::to_be_bytes(cell));
+        }
+        self.out.property("interrupts", &interrupts)?;
+        if device.dma_coherent {
+            self.out.property("dma-coherent", &[])?;
+        }
+        self.out.end_node()?;
+        self.out.leave(parent_length);
+        Ok(())
+    }
+
     pub(super) fn psci(&mut self) -> Result<(), GuestDtError> {
         let parent_length = if self.out.path.is_empty() {
             Some(self.out.enter("psci")?)

@@ -23,6 +23,7 @@ fn spec<'a>(vcpus: u32, owns_device: &'a dyn Fn(&Device<'_>) -> bool) -> GuestDt
         initrd: Some(INITRD),
         bootargs: "console=ttyAMA0 earlycon",
         owns_device,
+        virtual_devices: &[],
     }
 }
 
@@ -417,4 +418,38 @@ fn corrupted_hosts_that_parse_build_or_fail_cleanly() {
             corrupted[index] ^= flip;
         }
     }
+}
+
+#[test]
+fn virtual_devices_are_added_at_the_root_with_their_interrupt() {
+    let platform = Platform::parse(VIRT_GICV3_SMP1).expect("fixture");
+    let devices = [VirtualDevice {
+        name: "virtio_mmio",
+        compatible: "virtio,mmio",
+        reg: MemoryRange::new(0x0b20_0000, 0x200),
+        interrupt: 90,
+        dma_coherent: true,
+    }];
+    let blob = build(
+        &platform,
+        &GuestDtSpec {
+            virtual_devices: &devices,
+            ..spec(1, &owns_uart_and_first_virtio)
+        },
+    );
+    let guest = Fdt::new(&blob).expect("fdt");
+    let node = guest
+        .find_node("/virtio_mmio@b200000")
+        .expect("the virtual device");
+    assert_eq!(node.compatible().map(|c| c.first()), Some("virtio,mmio"));
+    let region = node.reg().and_then(|mut r| r.next()).expect("reg");
+    assert_eq!(
+        (region.starting_address as u64, region.size),
+        (0x0b20_0000, Some(0x200))
+    );
+    assert_eq!(
+        property(&guest, "/virtio_mmio@b200000", "interrupts"),
+        Some(&[0, 0, 0, 0, 0, 0, 0, 58, 0, 0, 0, 4][..])
+    );
+    assert!(node.property("dma-coherent").is_some());
 }

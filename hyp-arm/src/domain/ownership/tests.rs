@@ -49,6 +49,7 @@ const fn plan(domains: &'static [DomainPlan]) -> SystemPlan {
             initial_focus: 0,
             escape: 0x1d,
         },
+        channels: &[],
     }
 }
 

@@ -18,7 +18,7 @@ use super::boot::machine;
 use super::virtual_uart::EmulatedUart;
 use super::{interrupts, scheduler};
 
-pub use setup::{create_domains, Inputs};
+pub use setup::{create_domains, ChannelRegions, Inputs};
 
 /// Room for each domain's generated device tree.
 const DEVICE_TREE_CAPACITY: usize = 64 * 1024;
@@ -43,7 +43,11 @@ pub enum DomainState {
 
 /// One running domain.
 pub struct Domain {
+    /// Its place in the machine's list of (created) domains; `VcpuId::domain` means this.
     pub index: usize,
+    /// Its place in the plan (console tags, input focus, DOMAIN_INFO); differs from `index`
+    /// when an earlier domain was refused at boot.
+    pub plan_index: usize,
     pub plan: &'static DomainPlan,
     pub vcpu_count: usize,
     /// Its RAM as the domain sees it (IPA range).
@@ -218,10 +222,11 @@ impl Domain {
                 Shown(&error)
             );
         }
-        let _ = crate::console::flush_domain(self.index);
+        let _ = crate::console::flush_domain(self.plan_index);
         if let Some(uart) = &self.emulated_uart {
             uart.reset();
         }
+        super::channels::reset_frontend(self);
         self.load_images(false);
         self.start();
         false
@@ -249,7 +254,7 @@ impl Domain {
                 core::hint::spin_loop();
             }
             interrupts::disable_owned_spis(&self.vgic_config.owned_spis);
-            let _ = crate::console::flush_domain(self.index);
+            let _ = crate::console::flush_domain(self.plan_index);
             start_domains_waiting_for(self.index);
         }
         scheduler::stop_current_vcpu()

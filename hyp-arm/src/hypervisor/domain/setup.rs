@@ -8,9 +8,11 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
 use crate::arch::{cpu, entry};
 use crate::console::Shown;
 use crate::domain::boot_layout::plan_boot_layout;
-use crate::domain::guest_dt::{build_guest_dt, GuestDtSpec};
+use crate::domain::guest_dt::{build_guest_dt, GuestDtSpec, VirtualDevice};
 use crate::domain::ownership::DeviceOwners;
-use crate::domain::plan::{DomainConsole, DomainPlan, KernelSource, SystemPlan, MAX_DOMAINS};
+use crate::domain::plan::{
+    DomainConsole, DomainPlan, KernelSource, SystemPlan, MAX_CHANNELS, MAX_DOMAINS,
+};
 use crate::hyp_log;
 use crate::mm::carve::carve_highest;
 use crate::mm::page_table::{
@@ -77,8 +79,10 @@ static mut DEVICE_TREES: [[u8; DEVICE_TREE_CAPACITY]; MAX_DOMAINS] =
     [[0; DEVICE_TREE_CAPACITY]; MAX_DOMAINS];
 
 /// Host memory no domain may get.
-type InUse =
-    heapless::Vec<MemoryRange, { MAX_RESERVED_RANGES + MAX_BOOT_MODULES + 2 + MAX_DOMAINS }>;
+type InUse = heapless::Vec<
+    MemoryRange,
+    { MAX_RESERVED_RANGES + MAX_BOOT_MODULES + 2 + MAX_DOMAINS + MAX_CHANNELS },
+>;
 
 /// What boot hands to domain creation.
 pub struct Inputs<'a> {
@@ -89,12 +93,16 @@ pub struct Inputs<'a> {
     pub physical_cpus: usize,
 }
 
+/// Where each channel's ring region is in host memory, by plan order (`None`: no room).
+pub type ChannelRegions = [Option<MemoryRange>; MAX_CHANNELS];
+
 /// Creates every domain of the plan that passes the boot-time checks. Domains that fail are
 /// reported by name and left out; a domain waiting for one that was left out starts at once.
+/// Also carves each channel's ring region, which its backend maps.
 pub fn create_domains(
     inputs: &Inputs,
     tables: &mut TablePool,
-) -> heapless::Vec<Domain, MAX_DOMAINS> {
+) -> (heapless::Vec<Domain, MAX_DOMAINS>, ChannelRegions) {
     let plan: &'static SystemPlan = inputs.board.plan;
     let owners = DeviceOwners::resolve(plan, inputs.platform, inputs.physical_cpus);
     let (image_start, image_end) = entry::image_range();
@@ -107,11 +115,34 @@ pub fn create_domains(
     for reserved in &inputs.platform.reserved {
         let _ = in_use.push(*reserved);
     }
+    let mut channel_regions: ChannelRegions = [None; MAX_CHANNELS];
+    for (slot, channel) in channel_regions.iter_mut().zip(plan.channels) {
+        match carve_highest(&inputs.platform.memory, &in_use, channel.size, PAGE_SIZE) {
+            Ok(region) => {
+                let _ = in_use.push(region);
+                // SAFETY: freshly carved host RAM, mapped at EL2, used by nothing else yet.
+                unsafe { cpu::zero_memory(region.base as usize, region.size as usize) };
+                *slot = Some(region);
+            }
+            Err(error) => hyp_log!("channel {}: no ring: {}", channel.name, Shown(&error)),
+        }
+    }
     let mut domains = heapless::Vec::new();
     for (index, domain_plan) in plan.domains.iter().enumerate().take(MAX_DOMAINS) {
         let created = match owners.refusal(index) {
             Some(refusal) => Err(DomainError::Refused(refusal.clone())),
-            None => create(inputs, &owners, index, domain_plan, &mut in_use, tables),
+            None => create(
+                inputs,
+                &owners,
+                Indices {
+                    position: domains.len(),
+                    plan: index,
+                },
+                domain_plan,
+                &mut in_use,
+                &channel_regions,
+                tables,
+            ),
         };
         match created {
             Ok(domain) => {
@@ -131,21 +162,30 @@ pub fn create_domains(
             domain.set_state(DomainState::Running);
         }
     }
-    domains
+    (domains, channel_regions)
 }
 
 #[allow(
     clippy::result_large_err,
     reason = "called once per domain at boot; the error names a device-tree node"
 )]
+/// Where a domain stands: among the created domains, and in the plan.
+struct Indices {
+    position: usize,
+    plan: usize,
+}
+
 fn create(
     inputs: &Inputs,
     owners: &DeviceOwners,
-    index: usize,
+    indices: Indices,
     plan: &'static DomainPlan,
     in_use: &mut InUse,
+    channel_regions: &ChannelRegions,
     tables: &mut TablePool,
 ) -> Result<Domain, DomainError> {
+    // Ownership, VMIDs, device-tree buffers and vGICs go by plan index (unique per domain).
+    let index = indices.plan;
     let platform = inputs.platform;
     let (kernel, initrd, bootargs, source) = images(inputs.board, platform, plan)?;
     let vcpu_count = plan.vcpu_count_on(inputs.physical_cpus);
@@ -250,6 +290,43 @@ fn create(
             )
             .map_err(DomainError::Stage2)?;
     }
+    // Channels: the frontend's virtio-mmio frame stays unmapped (emulated), the backend maps
+    // the ring; both get their interrupt as a virtual SPI and a node in their device tree.
+    let mut virtual_devices = heapless::Vec::<VirtualDevice, MAX_CHANNELS>::new();
+    let system = inputs.board.plan;
+    for (channel, region) in system.channels.iter().zip(channel_regions) {
+        if channel.frontend == plan.name {
+            let _ = virtual_spis.insert(channel.frontend_interrupt);
+            let _ = virtual_devices.push(VirtualDevice {
+                name: "virtio_mmio",
+                compatible: "virtio,mmio",
+                reg: MemoryRange::new(channel.frontend_address, 0x200),
+                interrupt: channel.frontend_interrupt,
+                dma_coherent: true,
+            });
+        }
+        if let (true, Some(region)) = (channel.backend == plan.name, region) {
+            stage2
+                .map(
+                    channel.backend_address,
+                    region.base,
+                    region.size,
+                    MemoryKind::Normal,
+                    Access::ReadWrite,
+                    tables,
+                )
+                .map_err(DomainError::Stage2)?;
+            let _ = virtual_spis.insert(channel.backend_interrupt);
+            let _ = virtual_devices.push(VirtualDevice {
+                name: "channel",
+                compatible: "hyp-arm,channel-ring",
+                reg: MemoryRange::new(channel.backend_address, region.size),
+                interrupt: channel.backend_interrupt,
+                dma_coherent: false,
+            });
+        }
+    }
+
     let vmid = index as u64 + 1;
     let vttbr = stage2.root_address() | (vmid << 48);
     let vtcr = stage2_control(geometry);
@@ -276,6 +353,7 @@ fn create(
         initrd: layout.initrd,
         bootargs,
         owns_device: &owns_device,
+        virtual_devices: &virtual_devices,
     };
     // SAFETY: only the boot CPU runs here, before any other CPU starts, and each domain index
     // is created once, so this is the only reference to this buffer.
@@ -323,7 +401,8 @@ fn create(
 
     let waits = plan.starts_after.is_some();
     Ok(Domain {
-        index,
+        index: indices.position,
+        plan_index: index,
         plan,
         vcpu_count,
         ram,
