@@ -2,8 +2,8 @@
 //! calls naming CPUs the guest does not have or entry points outside its RAM.
 
 use crate::hypercall::{
-    self, CONSOLE_WRITE, HYP_LAST_ASSIGNED, HYP_VERSION, INVALID_PARAMETERS, NOT_SUPPORTED,
-    PSCI_AFFINITY_INFO, PSCI_CPU_ON,
+    self, CHANNEL_NOTIFY, CONSOLE_WRITE, HYP_LAST_ASSIGNED, HYP_VERSION, INVALID_PARAMETERS,
+    NOT_SUPPORTED, PSCI_AFFINITY_INFO, PSCI_CPU_ON,
 };
 use crate::machine::Machine;
 use crate::tally;
@@ -21,7 +21,7 @@ pub fn misuse(machine: &Machine) {
         });
     }
     // Random IDs outside the services that exist (PSCI 0x84/0xC4, SMCCC architecture 0x80,
-    // hyp-arm's 0xC6 with numbers 0-4).
+    // hyp-arm's 0xC6 with numbers 0-5).
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut tried = 0;
     while tried < RANDOM_CALLS {
@@ -42,6 +42,17 @@ pub fn misuse(machine: &Machine) {
             |result| result == NOT_SUPPORTED,
         );
         tried += 1;
+    }
+
+    // CHANNEL_NOTIFY is for a channel's backend (the secure domain); the android slot is a
+    // frontend at most, so every channel number is refused.
+    for channel in [0, 1, u64::MAX] {
+        expect(
+            "channel-notify",
+            CHANNEL_NOTIFY,
+            [channel, 0, 0, 0, 0, 0],
+            |result| result == INVALID_PARAMETERS,
+        );
     }
 
     // CONSOLE_WRITE carries 1 to 40 bytes.

@@ -9,8 +9,9 @@ pub const PSCI_AFFINITY_INFO: u64 = 0xc400_0004;
 pub const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
 pub const HYP_VERSION: u64 = 0xc600_0000;
 pub const CONSOLE_WRITE: u64 = 0xc600_0002;
-/// hyp-arm's highest function number in use (YIELD); the ones above it are unassigned.
-pub const HYP_LAST_ASSIGNED: u64 = 0xc600_0004;
+pub const CHANNEL_NOTIFY: u64 = 0xc600_0005;
+/// hyp-arm's highest function number in use (CHANNEL_NOTIFY); the ones above it are unassigned.
+pub const HYP_LAST_ASSIGNED: u64 = 0xc600_0005;
 /// The most bytes one CONSOLE_WRITE carries.
 pub const CONSOLE_WRITE_MAX: usize = 40;
 
