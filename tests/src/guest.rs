@@ -68,6 +68,8 @@ pub enum Mode {
     Panic,
     /// Print [`ECHO_READY`], read one line from the console, print it after [`ECHO`], power off.
     Echo,
+    /// Load the virtio-mmio and vsock drivers and list the virtio devices with their status.
+    VsockProbe,
     /// Use the keystore over vsock (pubkey, sign, counter, faults, hmac, random), power off.
     Keystore,
     /// Print the keystore's public key and counter, then reboot (again and again).
@@ -84,6 +86,7 @@ impl Mode {
             Mode::Fault => "fault",
             Mode::Panic => "panic",
             Mode::Echo => "echo",
+            Mode::VsockProbe => "vsock-probe",
             Mode::Keystore => "keystore",
             Mode::KeystoreReboot => "keystore-reboot",
             Mode::Devmem { address } => {

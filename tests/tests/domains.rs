@@ -199,3 +199,26 @@ fn android_panic_does_not_stop_the_secure_domain() -> Result<(), Failure> {
     secure::check_never_stalled(&qemu, MAX_HEARTBEAT_GAP_MS)?;
     Ok(())
 }
+
+/// The keystore channel's frontend: Linux's virtio-mmio and vsock drivers bind the virtio-vsock
+/// device hyp-arm emulates for android (feature negotiation, three queues, DRIVER_OK).
+#[test]
+fn android_drives_the_emulated_virtio_vsock_device() -> Result<(), Failure> {
+    let config = BootConfig {
+        smp: 2,
+        bootargs_extra: Mode::VsockProbe.bootargs(),
+        ..BootConfig::default()
+    };
+    let mut qemu = Qemu::boot(&config);
+    qemu.wait_for(&format!("[android] {USERSPACE}"), BOOT_TIMEOUT)?;
+    let device = qemu.wait_for_line("[android] HYPTEST-VIRTIO device ", STEP_TIMEOUT)?;
+    // Only hyp-arm's device: QEMU's own virtio-mmio transports are empty (device ID 0) and are
+    // not registered. Status 0xf: ACKNOWLEDGE, DRIVER, DRIVER_OK, FEATURES_OK.
+    if device != "0x0013 status 0x0000000f" {
+        return Err(qemu.failure(format!(
+            "the virtio device is `{device}`, not a live vsock device (0x0013 status 0x0000000f)"
+        )));
+    }
+    qemu.wait_for("[android] HYPTEST-VIRTIO-DONE", STEP_TIMEOUT)?;
+    guest::check_powered_off(&mut qemu)
+}
