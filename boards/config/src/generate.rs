@@ -141,11 +141,11 @@ pub fn system_plan(
     }
     let mut channels = String::new();
     for channel in &config.channels {
-        let _ = write!(
+        let _ = writeln!(
             channels,
             "        {PLAN}::ChannelPlan {{ name: {:?}, frontend: {:?}, backend: {:?}, \
              frontend_address: {:#x}, frontend_interrupt: {}, backend_address: {:#x}, \
-             backend_interrupt: {}, size: {:#x}, frontend_cid: {}, backend_cid: {} }},\n",
+             backend_interrupt: {}, size: {:#x}, frontend_cid: {}, backend_cid: {} }},",
             channel.name,
             channel.frontend,
             channel.backend,

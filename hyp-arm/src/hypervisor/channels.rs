@@ -281,9 +281,9 @@ impl GuestMemory for DomainMemory {
     fn read(&self, address: GuestAddress, buffer: &mut [u8]) -> Result<(), GuestMemoryError> {
         GuestRam::new(&self.ram).check(address, buffer.len() as u64)?;
         let host = address.0.wrapping_add(self.offset) as *const u8;
-        // SAFETY: the range is inside the domain's RAM (checked above), which the EL2 map covers
-        // as normal memory; the guest may change it concurrently, so bytes are read volatile.
         for (index, byte) in buffer.iter_mut().enumerate() {
+            // SAFETY: the range is inside the domain's RAM (checked above), which the EL2 map
+            // covers as normal memory; the guest may change it concurrently, hence volatile.
             *byte = unsafe { host.add(index).read_volatile() };
         }
         Ok(())
@@ -292,8 +292,8 @@ impl GuestMemory for DomainMemory {
     fn write(&self, address: GuestAddress, bytes: &[u8]) -> Result<(), GuestMemoryError> {
         GuestRam::new(&self.ram).check(address, bytes.len() as u64)?;
         let host = address.0.wrapping_add(self.offset) as *mut u8;
-        // SAFETY: as in `read`; the domain's RAM belongs to no one else.
         for (index, &byte) in bytes.iter().enumerate() {
+            // SAFETY: as in `read`; the domain's RAM belongs to no one else.
             unsafe { host.add(index).write_volatile(byte) };
         }
         Ok(())
