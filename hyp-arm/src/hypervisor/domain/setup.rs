@@ -165,16 +165,16 @@ pub fn create_domains(
     (domains, channel_regions)
 }
 
-#[allow(
-    clippy::result_large_err,
-    reason = "called once per domain at boot; the error names a device-tree node"
-)]
 /// Where a domain stands: among the created domains, and in the plan.
 struct Indices {
     position: usize,
     plan: usize,
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "called once per domain at boot; the error names a device-tree node"
+)]
 fn create(
     inputs: &Inputs,
     owners: &DeviceOwners,
