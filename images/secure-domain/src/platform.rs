@@ -1,14 +1,18 @@
 //! What the secure domain needs from its device tree: its RAM, the PL031 RTC, the GIC (version
-//! and register frames) and the virtual timer's interrupt.
+//! and register frames), the virtual timer's interrupt and its channel to hyp-arm, if any.
 //!
 //! Only the root's children are looked at: the hypervisor's domain trees (and QEMU's `virt`)
 //! put these devices there, so their `reg` uses the root's `#address-cells`/`#size-cells` and
 //! needs no `ranges` translation. Nodes whose `status` is not "okay" are ignored.
 
+pub mod channel;
+
 use core::fmt;
 
 use fdt::node::FdtNode;
 use fdt::Fdt;
+
+pub use channel::{ChannelLookup, ChannelNode, ChannelNodeError};
 
 /// GICv2 compatibles (the CPU interface is memory-mapped).
 pub const GICV2_COMPATIBLES: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "arm,gic-v2"];
@@ -99,6 +103,8 @@ pub struct Platform {
     pub gic: GicLayout,
     /// INTID of the EL1 virtual timer's PPI.
     pub virtual_timer_intid: u32,
+    /// The first channel to hyp-arm (a ring region and its doorbell), if the tree has one.
+    pub channel: ChannelLookup,
 }
 
 /// Why the device tree is unusable, each naming what is missing or wrong.
@@ -187,11 +193,13 @@ pub fn parse(tree: &[u8], image_address: u64) -> Result<Platform, PlatformError>
     let timer = enabled_child(root, TIMER_COMPATIBLES).ok_or(PlatformError::NoTimer)?;
     let interrupt_cells = gic_node.interrupt_cells().unwrap_or(3);
     let virtual_timer_intid = virtual_timer_intid(timer, interrupt_cells)?;
+    let channel = channel::first_channel(root, interrupt_cells);
     Ok(Platform {
         memory,
         rtc,
         gic,
         virtual_timer_intid,
+        channel,
     })
 }
 

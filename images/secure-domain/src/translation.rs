@@ -50,6 +50,10 @@ pub enum MemoryKind {
     Normal,
     /// MMIO: Device-nGnRE, never executable.
     Device,
+    /// Memory shared with hyp-arm (a channel's ring region): Normal write-back, inner shareable
+    /// (as hyp-arm maps it at EL2, so both see one coherent view, Arm ARM B2.12), never
+    /// executable: it holds data another agent writes.
+    Shared,
 }
 
 impl MemoryKind {
@@ -63,6 +67,12 @@ impl MemoryKind {
             }
             MemoryKind::Device => {
                 DEVICE_ATTRIBUTE_INDEX << ATTRIBUTE_INDEX_SHIFT
+                    | PRIVILEGED_EXECUTE_NEVER
+                    | UNPRIVILEGED_EXECUTE_NEVER
+            }
+            MemoryKind::Shared => {
+                NORMAL_ATTRIBUTE_INDEX << ATTRIBUTE_INDEX_SHIFT
+                    | INNER_SHAREABLE
                     | PRIVILEGED_EXECUTE_NEVER
                     | UNPRIVILEGED_EXECUTE_NEVER
             }
@@ -266,6 +276,32 @@ mod tests {
             2
         );
         assert_eq!(tables.root_address() % 4096, 0);
+    }
+
+    #[test]
+    fn shared_memory_is_normal_inner_shareable_and_never_executable() {
+        let mut tables = TranslationTables::<1>::new();
+        tables
+            .map(AddressRange::new(0x4000_0000, 16 * MIB), MemoryKind::Normal)
+            .expect("RAM");
+        // A channel's 64 KiB ring region right after RAM gets a 2 MiB block of its own.
+        tables
+            .map(AddressRange::new(0x4100_0000, 0x1_0000), MemoryKind::Shared)
+            .expect("ring region");
+        let table = &tables.level2_tables()[0];
+        assert_eq!(
+            table.entries[8],
+            0x4100_0000 | 1 << 54 | 1 << 53 | 1 << 10 | 0b11 << 8 | 1 << 2 | 1
+        );
+        assert_eq!(table.entries[9], 0);
+        // Inside RAM's last block it would make that block executable-never: refused.
+        assert_eq!(
+            tables.map(AddressRange::new(0x40f0_0000, 0x1_0000), MemoryKind::Shared),
+            Err(MapError::Conflict {
+                block: 0x40e0_0000,
+                kind: MemoryKind::Shared
+            })
+        );
     }
 
     #[test]

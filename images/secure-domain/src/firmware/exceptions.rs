@@ -4,7 +4,7 @@
 use core::arch::asm;
 
 use crate::console::Console;
-use crate::{gic, heartbeat};
+use crate::{gic, heartbeat, keystore_channel};
 
 /// Interrupt IDs at or above this are special (1020-1023: spurious and friends).
 const FIRST_SPECIAL_INTID: u32 = 1020;
@@ -42,6 +42,8 @@ pub extern "C" fn irq_handler() {
     }
     if intid == heartbeat::timer_intid() {
         heartbeat::on_timer_interrupt();
+    } else if intid == keystore_channel::doorbell_intid() {
+        keystore_channel::on_doorbell();
     } else {
         heartbeat::on_other_interrupt();
     }

@@ -21,7 +21,7 @@ use crate::gic_registers::{
 /// below 1024 too, as the domain enables no LPIs).
 pub const INTID_MASK: u32 = 0x3ff;
 /// Priority of the domain's interrupts (lower is more urgent).
-const PRIORITY: u32 = 0x80;
+pub const PRIORITY: u32 = 0x80;
 /// Priority mask that lets every priority but the lowest through.
 const PRIORITY_MASK: u32 = 0xff;
 /// Polls of a GIC status bit before giving up.
@@ -193,7 +193,7 @@ impl CpuInterface {
 /// # Safety
 ///
 /// `range` must hold a mapped frame of type `T`, used only through the returned reference.
-unsafe fn frame<T>(range: AddressRange) -> &'static T {
+pub unsafe fn frame<T>(range: AddressRange) -> &'static T {
     // SAFETY: the caller's guarantee; the register types make every access volatile.
     unsafe { &*(range.base as usize as *const T) }
 }

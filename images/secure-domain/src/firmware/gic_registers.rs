@@ -7,17 +7,25 @@ use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 
 register_structs! {
-    /// GICD, as far as the priority registers.
+    /// GICD, as far as the GICv3 routing registers.
     pub Distributor {
         (0x000 => pub control: ReadWrite<u32>),
         (0x004 => pub type_register: ReadOnly<u32>),
         (0x008 => _reserved0),
+        /// GICD_IGROUPR<n>: one bit per interrupt, 1 = group 1.
+        (0x080 => pub group: [ReadWrite<u32>; 32]),
         /// GICD_ISENABLER<n>: one bit per interrupt, writing 1 enables.
         (0x100 => pub set_enable: [ReadWrite<u32>; 32]),
         (0x180 => _reserved1),
         /// GICD_IPRIORITYR<n>: one byte per interrupt, accessed as words.
         (0x400 => pub priority: [ReadWrite<u32>; 255]),
-        (0x7fc => @END),
+        (0x7fc => _reserved2),
+        /// GICD_ITARGETSR<n> (GICv2): one byte of CPU-interface bits per interrupt, as words.
+        (0x800 => pub targets: [ReadWrite<u32>; 255]),
+        (0xbfc => _reserved3),
+        /// GICD_IROUTER<n> (GICv3): the affinity an SPI goes to; n < 32 are reserved.
+        (0x6000 => pub router: [ReadWrite<u64>; 1020]),
+        (0x7fe0 => @END),
     }
 }
 
@@ -53,10 +61,12 @@ register_structs! {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<Distributor>() == 0x7fc);
+const _: () = assert!(core::mem::size_of::<Distributor>() == 0x7fe0);
 const _: () = assert!(core::mem::size_of::<CpuInterfaceRegisters>() == 0x14);
 const _: () = assert!(core::mem::size_of::<Redistributor>() == 0x10420);
 
+/// GICD_TYPER.ITLinesNumber: the distributor has 32 * (field + 1) INTIDs.
+pub const TYPE_INTERRUPT_LINES: u32 = 0x1f;
 /// GICD_CTLR.RWP (GICv3): a write to GICD_CTLR is still taking effect.
 pub const DISTRIBUTOR_REGISTER_WRITE_PENDING: u32 = 1 << 31;
 /// GICD_CTLR: GICv2 EnableGrp0 | EnableGrp1 (with one security state; a Non-secure view reads

@@ -22,7 +22,8 @@ static PERIOD: AtomicU64 = AtomicU64::new(0);
 static DEADLINE: AtomicU64 = AtomicU64::new(0);
 /// Beats so far.
 static BEATS: AtomicU64 = AtomicU64::new(0);
-/// Interrupts other than the timer's (none are enabled; counted in case one comes anyway).
+/// Interrupts other than the timer's and the doorbell's (none are enabled; counted in case one
+/// comes anyway).
 static OTHER_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 /// The virtual counter, after every earlier instruction.
@@ -66,7 +67,7 @@ pub fn on_timer_interrupt() {
     BEATS.store(BEATS.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
-/// From the interrupt handler: an interrupt that is not the timer's.
+/// From the interrupt handler: an interrupt that is neither the timer's nor the doorbell's.
 pub fn on_other_interrupt() {
     OTHER_INTERRUPTS.store(
         OTHER_INTERRUPTS.load(Ordering::Relaxed) + 1,
@@ -74,26 +75,28 @@ pub fn on_other_interrupt() {
     );
 }
 
-/// Interrupts other than the timer's so far.
+/// Interrupts other than the timer's and the doorbell's so far.
 pub fn other_interrupts() -> u64 {
     OTHER_INTERRUPTS.load(Ordering::Relaxed)
 }
 
-/// Sleeps until the beat count differs from `seen`, and returns it. Interrupts are masked
-/// between the check and WFI, so a beat that comes in between still ends the WFI (it wakes on
-/// a pending interrupt even while masked) and is taken when they are unmasked again.
-pub fn wait_for_beat(seen: u64) -> u64 {
+/// Sleeps until the beat count differs from `seen` or `ready` (other work, such as a rung
+/// doorbell) holds, and returns the beat count. Interrupts are masked between the checks and
+/// WFI, so an interrupt that comes in between still ends the WFI (it wakes on a pending
+/// interrupt even while masked) and is taken when they are unmasked again.
+pub fn wait_for_beat_or(seen: u64, ready: impl Fn() -> bool) -> u64 {
     loop {
         // SAFETY: masks IRQs at this CPU; no memory is touched.
         unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
         let beats = BEATS.load(Ordering::Acquire);
-        if beats == seen {
+        let woken = beats != seen || ready();
+        if !woken {
             aarch64_cpu::asm::wfi();
         }
         // SAFETY: unmasks IRQs; the vector table and the handler are ready. The ISB makes the
         // pending interrupt be taken here.
         unsafe { asm!("msr daifclr, #2", "isb", options(nomem, nostack)) };
-        if beats != seen {
+        if woken {
             return beats;
         }
     }

@@ -11,6 +11,9 @@ const HYP_VERSION: u64 = 0xC600_0000;
 const CONSOLE_WRITE: u64 = 0xC600_0002;
 /// DOMAIN_READY: domains that start after this one may start now.
 const DOMAIN_READY: u64 = 0xC600_0003;
+/// CHANNEL_NOTIFY: x1 = the channel's index (its position among the tree's channel nodes);
+/// hyp-arm then moves what the backend put into, or freed in, that channel's rings.
+const CHANNEL_NOTIFY: u64 = 0xC600_0005;
 
 /// One SMCCC call with up to six arguments; returns x0.
 fn call(function: u64, arguments: [u64; 6]) -> i64 {
@@ -48,6 +51,11 @@ pub fn console_write(bytes: &[u8]) -> i64 {
 /// Tells the hypervisor the domain is up; returns its status (0).
 pub fn domain_ready() -> i64 {
     call(DOMAIN_READY, [0; 6])
+}
+
+/// Rings hyp-arm for channel `index`; returns its status (0).
+pub fn channel_notify(index: u32) -> i64 {
+    call(CHANNEL_NOTIFY, [u64::from(index), 0, 0, 0, 0, 0])
 }
 
 /// hyp-arm's interface version, major << 16 | minor; negative if the call is not supported.

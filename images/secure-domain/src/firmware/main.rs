@@ -1,8 +1,9 @@
 //! The secure domain's firmware: a small Rust service partition at EL1 behind hyp-arm's
 //! stage-2 translation. It reads its device tree, maps its RAM and devices, turns on the MMU and
-//! caches, brings up its (virtual) GIC, the PL031 RTC and the virtual timer, reports itself,
-//! tells the hypervisor it is ready, and then prints a heartbeat every second, sleeping in WFI
-//! in between.
+//! caches, brings up its (virtual) GIC, the PL031 RTC and the virtual timer, offers the keystore
+//! over its channel to hyp-arm if it has one, reports itself, tells the hypervisor it is ready,
+//! and then serves the channel when its doorbell rings and prints a heartbeat every second,
+//! sleeping in WFI in between.
 //!
 //! Entered like a Linux kernel: EL1h, MMU off, interrupts masked, x0 = device tree, loaded at
 //! the base of its RAM (0x4000_0000; 0x4020_0000 for the `bare-qemu` test build).
@@ -17,6 +18,7 @@ mod entry;
 mod exceptions;
 mod gic;
 mod gic_registers;
+mod gic_spi;
 mod heartbeat;
 #[cfg_attr(
     feature = "bare-qemu",
@@ -26,8 +28,10 @@ mod heartbeat;
     )
 )]
 mod hypercall;
+mod keystore_channel;
 mod mmu;
 mod pl031;
+mod shared_memory;
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -35,10 +39,11 @@ use core::fmt;
 
 use aarch64_cpu::registers::{CurrentEL, Readable};
 use hyp_arm_secure_domain::clock::ticks_to_milliseconds;
-use hyp_arm_secure_domain::platform::{self, AddressRange, Platform};
+use hyp_arm_secure_domain::platform::{self, AddressRange, ChannelLookup, ChannelNode, Platform};
 use hyp_arm_secure_domain::translation::{MemoryKind, TranslationTables};
 
 use crate::exceptions::park;
+use crate::keystore_channel::{StartError, Unusable};
 use crate::pl031::Pl031;
 
 /// Level-2 tables: the devices' gigabyte, RAM's, and room for RAM spanning two more.
@@ -97,6 +102,7 @@ pub extern "C" fn main(device_tree: u64) -> ! {
         Ok(root) => root,
         Err(error) => fail(error),
     };
+    let channel = map_channel(platform.channel);
     // SAFETY: `root` maps RAM (holding the image, its stack and the tables) as Normal memory
     // and every device used below as Device memory; the MMU is still off.
     unsafe { mmu::enable(root, image) };
@@ -125,20 +131,35 @@ pub extern "C" fn main(device_tree: u64) -> ! {
         platform.virtual_timer_intid,
         frequency,
     );
+    // SAFETY: `map_channel` mapped a usable channel's region as shared memory, which nothing
+    // else uses; the GIC is set up above.
+    let mut keystore = unsafe { keystore_channel::offer(channel, platform.gic, start) };
     tell_ready();
     heartbeat::start(platform.virtual_timer_intid, frequency);
 
     let mut seen = 0;
+    // Serve once at once: hyp-arm may have queued packets before the doorbell was enabled.
+    let mut more = keystore.is_some();
     loop {
-        seen = heartbeat::wait_for_beat(seen);
-        let uptime = ticks_to_milliseconds(heartbeat::counter().wrapping_sub(start), frequency);
+        let beats = heartbeat::wait_for_beat_or(seen, || more || keystore_channel::doorbell_rang());
+        // On every wake-up, the heartbeat's included: a safety net for a lost doorbell.
+        more = keystore.as_mut().is_some_and(|keystore| keystore.serve());
+        if beats == seen {
+            continue;
+        }
+        seen = beats;
+        let now = heartbeat::counter();
+        let uptime = ticks_to_milliseconds(now.wrapping_sub(start), frequency);
         say!(
             "secure-domain: heartbeat {seen} uptime {uptime} ms rtc {}",
             Seconds(&rtc)
         );
+        if let Some(keystore) = keystore.as_mut() {
+            keystore.on_heartbeat(now);
+        }
         let others = heartbeat::other_interrupts();
         if seen % 10 == 0 && others > 0 {
-            say!("secure-domain: {others} interrupts other than the timer's so far");
+            say!("secure-domain: {others} interrupts other than the timer's and the doorbell's so far");
         }
     }
 }
@@ -162,6 +183,31 @@ fn build_identity_map(
         MemoryKind::Device,
     )?;
     Ok(tables.root_address())
+}
+
+/// Maps a usable channel's ring region as shared memory (before the MMU is on); `None` when the
+/// tree has no channel.
+fn map_channel(channel: ChannelLookup) -> Option<Result<ChannelNode, StartError>> {
+    match channel {
+        ChannelLookup::Absent => None,
+        ChannelLookup::Unusable { index, error } => Some(Err(StartError {
+            index,
+            reason: Unusable::Node(error),
+        })),
+        ChannelLookup::Found(node) => {
+            // SAFETY: `main` runs once, on the only CPU, before the MMU uses the tables.
+            let tables = unsafe { &mut *TABLES.0.get() };
+            Some(
+                tables
+                    .map(node.region, MemoryKind::Shared)
+                    .map(|()| node)
+                    .map_err(|error| StartError {
+                        index: node.index,
+                        reason: Unusable::Map(error),
+                    }),
+            )
+        }
+    }
 }
 
 /// DOMAIN_READY: domains that wait for this one may start.

@@ -6,6 +6,10 @@ use super::*;
 const DOMAIN_GICV3: &[u8] = include_bytes!("../../testdata/domain-gicv3.dtb");
 const DOMAIN_GICV2_NO_RTC: &[u8] = include_bytes!("../../testdata/domain-gicv2-no-rtc.dtb");
 const TIMER_SPI: &[u8] = include_bytes!("../../testdata/timer-spi.dtb");
+const DOMAIN_GICV3_CHANNEL: &[u8] = include_bytes!("../../testdata/domain-gicv3-channel.dtb");
+const CHANNELS_SECOND_ENABLED: &[u8] = include_bytes!("../../testdata/channels-second-enabled.dtb");
+const CHANNEL_PPI_DOORBELL: &[u8] = include_bytes!("../../testdata/channel-ppi-doorbell.dtb");
+const CHANNEL_UNALIGNED: &[u8] = include_bytes!("../../testdata/channel-unaligned.dtb");
 const QEMU_VIRT_GICV2: &[u8] =
     include_bytes!("../../../../hyp-arm/testdata/dtb/virt-gicv2-smp1.dtb");
 const QEMU_VIRT_GICV3: &[u8] =
@@ -26,6 +30,7 @@ fn domain_tree_with_gicv3_and_rtc() {
                 redistributors: AddressRange::new(0x80a_0000, 0xf6_0000),
             },
             virtual_timer_intid: 27,
+            channel: ChannelLookup::Absent,
         }
     );
     assert_eq!(platform.gic.version(), 3);
@@ -61,6 +66,62 @@ fn qemu_virt_trees() {
     assert_eq!(v3.gic.version(), 3);
     assert_eq!(v3.gic.regions()[1].base, 0x80a_0000);
     assert_eq!(v3.virtual_timer_intid, 27);
+    assert_eq!(v2.channel, ChannelLookup::Absent);
+    assert_eq!(v3.channel, ChannelLookup::Absent);
+}
+
+#[test]
+fn the_channel_node_hyp_arm_generates() {
+    let platform = parse(DOMAIN_GICV3_CHANNEL, IMAGE).expect("valid tree");
+    assert_eq!(
+        platform.channel,
+        ChannelLookup::Found(ChannelNode {
+            index: 0,
+            region: AddressRange::new(0x4100_0000, 0x1_0000),
+            doorbell_intid: 91,
+        })
+    );
+    assert_eq!(platform.rtc, None);
+}
+
+#[test]
+fn a_disabled_channel_keeps_its_index() {
+    let platform = parse(CHANNELS_SECOND_ENABLED, IMAGE).expect("valid tree");
+    assert_eq!(
+        platform.channel,
+        ChannelLookup::Found(ChannelNode {
+            index: 1,
+            region: AddressRange::new(0x4120_0000, 0x8000),
+            doorbell_intid: 92,
+        })
+    );
+}
+
+#[test]
+fn broken_channel_nodes_leave_the_platform_usable() {
+    let platform = parse(CHANNEL_PPI_DOORBELL, IMAGE).expect("the domain can still run");
+    assert_eq!(platform.virtual_timer_intid, 27);
+    let ChannelLookup::Unusable { index: 0, error } = platform.channel else {
+        panic!("unusable channel 0 expected, got {:?}", platform.channel);
+    };
+    assert_eq!(error, ChannelNodeError::NotAnSpi { kind: 1 });
+    assert_eq!(
+        error.to_string(),
+        "its doorbell has interrupt type 1; it must be an SPI (type 0)"
+    );
+    let platform = parse(CHANNEL_UNALIGNED, IMAGE).expect("the domain can still run");
+    let region = AddressRange::new(0x4100_0800, 0x1_0000);
+    assert_eq!(
+        platform.channel,
+        ChannelLookup::Unusable {
+            index: 0,
+            error: ChannelNodeError::BadRegion { region }
+        }
+    );
+    assert_eq!(
+        ChannelNodeError::BadRegion { region }.to_string(),
+        "its region 0x41000800 (+0x10000) is empty, wraps, or is not 4096-byte aligned"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! to and from the Android-style guest's virtio-vsock device. All state is bounded; a packet
 //! that breaks the protocol is answered with RST (never an RST to an RST) and cannot panic.
 
+pub mod channel;
 mod connection;
 pub mod header;
 #[cfg(test)]
