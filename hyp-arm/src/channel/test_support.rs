@@ -120,6 +120,15 @@ impl DriverQueue {
         }
     }
 
+    /// Zeroes the queue's areas, as the driver's freshly allocated (zeroed) ring memory is.
+    pub fn clear(&self, memory: &FakeGuestMemory) {
+        let end = self.layout.used_ring.0 + 6 + 8 * u64::from(self.layout.size);
+        let length = (end - self.layout.descriptor_table.0) as usize;
+        memory
+            .write(self.layout.descriptor_table, &vec![0; length])
+            .unwrap();
+    }
+
     /// Writes descriptor `index`.
     pub fn write_descriptor(
         &self,

@@ -13,6 +13,11 @@
 //!   header is answered with RST, as a peer without that socket would, so `connect` fails at
 //!   once instead of timing out.
 //!
+//! - When the guest resets the device (or its domain restarts) after packets went to the
+//!   backend, the backend is sent one empty message (no vsock packet is empty): the peer
+//!   forgot every connection, so the backend drops them instead of keeping their slots for
+//!   ever. The notice goes before any packet of the device's next life.
+//!
 //! Receive buffers must hold a whole packet (Linux's hold 44 + 4096 bytes), and the backend
 //! must keep guest packets at most [`MAX_PAYLOAD`] long by advertising `buf_alloc` of at most
 //! that much (docs/CHANNELS.md).
@@ -106,6 +111,10 @@ pub struct VsockTransport {
     pending_resets: Deque<PacketHeader, PENDING_RESETS>,
     /// Set once the ring was found corrupt: nothing more moves.
     channel_failed: bool,
+    /// Packets went to the backend since the last reset notice: it may hold connections.
+    backend_has_connections: bool,
+    /// The guest reset the device and the backend has not been told yet.
+    reset_notice_pending: bool,
 }
 
 impl VsockTransport {
@@ -130,6 +139,8 @@ impl VsockTransport {
             from_backend,
             pending_resets: Deque::new(),
             channel_failed: false,
+            backend_has_connections: false,
+            reset_notice_pending: false,
         }
     }
 
@@ -145,7 +156,8 @@ impl VsockTransport {
 
     /// A trapped write of the device's register frame. The caller then acts on the effects:
     /// `notified_queue` -> [`VsockTransport::on_notify`], `queue_error` -> log, `interrupt` ->
-    /// the SPI level. A reset also drops the RST replies not yet delivered.
+    /// the SPI level, `reset` -> [`VsockTransport::send_reset_notice`]. A reset also drops the
+    /// RST replies not yet delivered.
     pub fn mmio_write(
         &mut self,
         offset: u64,
@@ -154,7 +166,7 @@ impl VsockTransport {
     ) -> Result<WriteEffects, VirtioMmioAccessError> {
         let effects = self.device.write(offset, width, value)?;
         if effects.reset {
-            self.pending_resets.clear();
+            self.forget_guest();
         }
         Ok(effects)
     }
@@ -190,10 +202,46 @@ impl VsockTransport {
         Ok(effects)
     }
 
-    /// The guest domain restarts: the device returns to its reset state.
+    /// The guest domain restarts: the device returns to its reset state. The caller then calls
+    /// [`VsockTransport::send_reset_notice`].
     pub fn reset(&mut self) {
         self.device.reset();
+        self.forget_guest();
+    }
+
+    /// Tells the backend, with an empty message, that the guest reset the device, if it has
+    /// not been told and the ring has room. Returns true when the notice went into the ring
+    /// (ring the backend's doorbell). A notice that finds the ring full waits for the next
+    /// doorbell or notify, and holds back the packets behind it.
+    pub fn send_reset_notice(&mut self, channel: &impl SharedMemory) -> Result<bool, VsockError> {
+        if !self.reset_notice_pending || self.channel_failed {
+            return Ok(false);
+        }
+        let sent = self
+            .to_backend
+            .has_room_for(channel, 0)
+            .and_then(|room| {
+                if room {
+                    self.to_backend.send(channel, &[]).map(|()| true)
+                } else {
+                    Ok(false)
+                }
+            })
+            .map_err(|error| self.fail(VsockError::Channel(error)))?;
+        if sent {
+            self.reset_notice_pending = false;
+        }
+        Ok(sent)
+    }
+
+    /// The device's guest side is gone: its RST replies are dropped and, if the backend saw
+    /// any of its packets, a reset notice is due.
+    fn forget_guest(&mut self) {
         self.pending_resets.clear();
+        if self.backend_has_connections {
+            self.backend_has_connections = false;
+            self.reset_notice_pending = true;
+        }
     }
 
     fn fail(&mut self, error: VsockError) -> VsockError {

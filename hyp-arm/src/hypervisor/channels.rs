@@ -127,12 +127,14 @@ pub fn emulate_access(
                         ),
                     );
                 }
-                if effects.reset {
+                let moved = if effects.reset {
                     channel.frontend_level.store(false, Ordering::Release);
-                }
-                let moved = effects
-                    .notified_queue
-                    .map(|queue| transport.on_notify(queue, &guest, &channel.ring));
+                    Some(reset_notice(&mut transport, channel))
+                } else {
+                    effects
+                        .notified_queue
+                        .map(|queue| transport.on_notify(queue, &guest, &channel.ring))
+                };
                 (effects.interrupt, moved)
             })
     } else {
@@ -183,16 +185,34 @@ pub fn backend_doorbell(domain: &Domain, number: u64) -> bool {
     true
 }
 
-/// The frontend restarts: its device returns to the reset state.
+/// The frontend restarts: its device returns to the reset state, and the backend learns that
+/// the frontend's connections are gone.
 pub fn reset_frontend(domain: &Domain) {
     for channel in machine()
         .channels
         .iter()
         .filter(|channel| channel.frontend == domain.index)
     {
-        channel.transport.lock().reset();
+        let mut transport = channel.transport.lock();
+        transport.reset();
+        let notice = reset_notice(&mut transport, channel);
+        drop(transport);
         channel.frontend_level.store(false, Ordering::Release);
+        after_move(channel, notice);
     }
+}
+
+/// Sends the backend the notice that the frontend reset its device, as the effects of a move.
+fn reset_notice(
+    transport: &mut VsockTransport,
+    channel: &ChannelRuntime,
+) -> Result<MoveEffects, VsockError> {
+    transport
+        .send_reset_notice(&channel.ring)
+        .map(|sent| MoveEffects {
+            notify_backend: sent,
+            ..MoveEffects::default()
+        })
 }
 
 fn after_move(channel: &ChannelRuntime, moved: Result<MoveEffects, VsockError>) {

@@ -27,6 +27,12 @@ impl VsockTransport {
         if self.channel_failed {
             return Ok(());
         }
+        if self.send_reset_notice(channel)? {
+            effects.notify_backend = true;
+        }
+        if self.reset_notice_pending {
+            return Ok(());
+        }
         let mut used = false;
         let result = self.transmit_chains(guest, channel, effects, &mut used);
         let result = result.and_then(|()| self.interrupt_if_wanted(TRANSMIT_QUEUE, guest, used));
@@ -67,7 +73,10 @@ impl VsockTransport {
                 self.backend_cid,
             );
             match sent {
-                Ok(()) => effects.notify_backend = true,
+                Ok(()) => {
+                    effects.notify_backend = true;
+                    self.backend_has_connections = true;
+                }
                 Err(TransmitFailure::Rejected(error, header)) => {
                     effects.reject(error);
                     let reply = header.filter(|header| header.operation() != OPERATION_RESET);

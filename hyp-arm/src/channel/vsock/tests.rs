@@ -90,6 +90,7 @@ impl Harness {
             self.write(0x030, index);
             let size = self.read(0x034).min(64) as u16;
             let queue = DriverQueue::new(QUEUES + 0x4000 * u64::from(index), size);
+            queue.clear(&self.guest);
             self.write(0x038, u32::from(size));
             for (low, address) in [
                 (0x080, queue.layout.descriptor_table),
@@ -528,3 +529,5 @@ fn corrupt_ring_stops_the_channel_but_not_the_device() {
     harness.transmit(&from_guest(REQUEST, 0), &[]);
     assert!(harness.notify(TRANSMIT_QUEUE).is_ok());
 }
+
+mod reset_notice;
