@@ -14,6 +14,9 @@ const MESSAGE: &[u8] = b"hyp-arm-keystore-test";
 const PUBKEY: &str = "[android] HYPTEST-KEYSTORE-PUBKEY ";
 const SIGNATURE: &str = "[android] HYPTEST-KEYSTORE-SIGNATURE ";
 const COUNTER: &str = "[android] HYPTEST-KEYSTORE-COUNTER ";
+/// The secure domain's vsock server after hyp-arm's reset notice (docs/CHANNELS.md).
+const PEER_RESET: &str =
+    "[secure] secure-domain: the guest reset its vsock device; its connections are forgotten";
 
 fn bytes_of_hex(qemu: &Qemu, what: &str, text: &str, length: usize) -> Result<Vec<u8>, Failure> {
     let valid = text.len() == 2 * length && text.bytes().all(|b| b.is_ascii_hexdigit());
@@ -95,7 +98,8 @@ fn gic2_pinned_smp4_keystore_signs() -> Result<(), Failure> {
     signs_and_refuses_bad_requests(GicVersion::V2, BootTarget::HypArmPinned, 4)
 }
 
-/// Android reboots three times: the device key stays, the counter only rises.
+/// Android reboots three times: the device key stays, the counter only rises, and each time the
+/// secure domain learns that the old android's connections are gone.
 #[test]
 fn key_stays_and_counter_rises_across_android_reboots() -> Result<(), Failure> {
     let config = BootConfig {
@@ -119,6 +123,8 @@ fn key_stays_and_counter_rises_across_android_reboots() -> Result<(), Failure> {
         }
         last_counter = Some(value);
         qemu.wait_for(guest::REBOOTING, STEP_TIMEOUT)?;
+        // hyp-arm tells the secure domain the old android's connections are gone.
+        qemu.wait_for(PEER_RESET, STEP_TIMEOUT)?;
     }
     secure::check_started_once(&qemu)
 }
