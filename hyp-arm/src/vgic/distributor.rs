@@ -119,6 +119,7 @@ impl Vgic {
                 self.group_enables = value as u32 & control::GROUP_ENABLES;
                 // Enabling a group can make pending interrupts deliverable anywhere, disabling
                 // one makes queued ones withdrawable: let every vCPU re-examine (rare).
+                self.wake_waiting();
                 outcome.kick = self.all_vcpus();
             }
             DistributorRegister::Interrupts(register, first_intid) => {

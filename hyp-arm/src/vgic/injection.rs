@@ -33,7 +33,7 @@ pub struct FillOutcome {
 enum Candidate {
     /// No longer work for this vCPU: forget the work bit.
     Stale,
-    /// Pending but not deliverable (disabled, group disabled): keep waiting.
+    /// Pending but not deliverable (disabled, group disabled): parked in the waiting set.
     Waiting,
     /// Wants a list register; the key sorts active ones first, then by priority, then INTID.
     Ready(u32),
@@ -110,8 +110,7 @@ impl Vgic {
         let Some(vcpu_state) = self.vcpus.get(vcpu).filter(|_| vcpu < self.vcpu_count) else {
             return false;
         };
-        vcpu_state.list_registers.iter().any(Option::is_some)
-            || vcpu_state.work.iter().any(|&word| word != 0)
+        vcpu_state.occupied_list_registers != 0 || !vcpu_state.work.is_empty()
     }
 
     /// Whether `vcpu` has an interrupt it could take now: pending in a list register, or
@@ -126,7 +125,7 @@ impl Vgic {
                 .is_some_and(|state| state.pending_in_list_register())
         });
         queued_pending
-            || set_bits(&vcpu_state.work).any(|intid| {
+            || vcpu_state.work.iter().any(|intid| {
                 self.interrupt_state(vcpu, intid)
                     .is_some_and(|state| state.queued.is_none())
                     && self.has_pending_latch(vcpu, intid)
@@ -245,20 +244,27 @@ impl Vgic {
         let mut best = [(u32::MAX, 0u32); MAX_LIST_REGISTERS];
         let mut best_len = 0;
         let mut total = 0;
-        for word_index in 0..32u32 {
-            let Some(mut bits) = self
+        let Some(mut words) = self
+            .vcpus
+            .get(vcpu)
+            .map(|state| state.work.non_empty_words())
+        else {
+            return false;
+        };
+        while words != 0 {
+            let word_index = words.trailing_zeros();
+            words &= words - 1;
+            // Re-read: handling one INTID may clear others of the word (never set new ones).
+            let mut bits = self
                 .vcpus
                 .get(vcpu)
-                .map(|state| state.work[word_index as usize])
-            else {
-                return false;
-            };
+                .map_or(0, |state| state.work.word(word_index));
             while bits != 0 {
                 let intid = word_index * 32 + bits.trailing_zeros();
                 bits &= bits - 1;
                 match self.candidate(vcpu, intid) {
                     Candidate::Stale => self.clear_work(vcpu, intid),
-                    Candidate::Waiting => {}
+                    Candidate::Waiting => self.park_work(vcpu, intid),
                     Candidate::Ready(key) => {
                         total += 1;
                         insert_sorted(&mut best[..count], &mut best_len, (key, intid));
@@ -360,13 +366,7 @@ impl Vgic {
             state: LrState::from_parts(take_pending, active),
             source_vcpu,
         });
-        if let Some(entry) = self
-            .vcpus
-            .get_mut(vcpu)
-            .and_then(|state| state.list_registers.get_mut(slot))
-        {
-            *entry = Some(intid as u16);
-        }
+        self.set_slot(vcpu, slot, Some(intid as u16));
         self.clear_work(vcpu, intid);
     }
 
@@ -380,13 +380,7 @@ impl Vgic {
         remaining: LrState,
         kick: &mut VcpuSet,
     ) {
-        if let Some(entry) = self
-            .vcpus
-            .get_mut(vcpu)
-            .and_then(|state| state.list_registers.get_mut(slot))
-        {
-            *entry = None;
-        }
+        self.set_slot(vcpu, slot, None);
         let gicv2_sgi = self.is_gicv2_sgi(intid);
         let Some(state) = self.interrupt_mut(vcpu, intid) else {
             return;
@@ -440,6 +434,22 @@ impl Vgic {
         }
     }
 
+    /// Records what list register `slot` of `vcpu` holds.
+    fn set_slot(&mut self, vcpu: usize, slot: usize, intid: Option<u16>) {
+        let Some(state) = self.vcpus.get_mut(vcpu) else {
+            return;
+        };
+        if let Some(entry) = state.list_registers.get_mut(slot) {
+            *entry = intid;
+            let bit = 1 << slot;
+            if intid.is_some() {
+                state.occupied_list_registers |= bit;
+            } else {
+                state.occupied_list_registers &= !bit;
+            }
+        }
+    }
+
     /// The INTID list register `slot` of `vcpu` holds.
     fn slot(&self, vcpu: usize, slot: usize) -> Option<u32> {
         let intid = (*self.vcpus.get(vcpu)?.list_registers.get(slot)?)?;
@@ -456,13 +466,7 @@ impl Vgic {
                 usize::from(queued.vcpu) == vcpu && usize::from(queued.list_register) == slot
             });
         if queued.is_none() {
-            if let Some(entry) = self
-                .vcpus
-                .get_mut(vcpu)
-                .and_then(|state| state.list_registers.get_mut(slot))
-            {
-                *entry = None;
-            }
+            self.set_slot(vcpu, slot, None);
         }
         queued
     }
@@ -486,24 +490,20 @@ impl Vgic {
             .get_mut(intid as usize)
     }
 
-    fn clear_work(&mut self, vcpu: usize, intid: u32) {
-        if let Some(word) = self
-            .vcpus
-            .get_mut(vcpu)
-            .and_then(|state| state.work.get_mut((intid / 32) as usize))
-        {
-            *word &= !(1 << (intid % 32));
+    /// Moves `intid` from `vcpu`'s work to its waiting set: it stays pending but costs the
+    /// exits nothing until a change makes it deliverable.
+    fn park_work(&mut self, vcpu: usize, intid: u32) {
+        if let Some(state) = self.vcpus.get_mut(vcpu) {
+            state.work.remove(intid);
+            state.waiting.insert(intid);
         }
     }
-}
 
-/// The INTIDs whose bits are set in a 1024-bit map.
-fn set_bits(words: &[u32; 32]) -> impl Iterator<Item = u32> + '_ {
-    words.iter().enumerate().flat_map(|(index, &word)| {
-        (0..32u32)
-            .filter(move |bit| word & (1 << bit) != 0)
-            .map(move |bit| index as u32 * 32 + bit)
-    })
+    fn clear_work(&mut self, vcpu: usize, intid: u32) {
+        if let Some(state) = self.vcpus.get_mut(vcpu) {
+            state.work.remove(intid);
+        }
+    }
 }
 
 /// Inserts `entry` into the sorted prefix `best[..*len]`, keeping the `best.len()` smallest.

@@ -26,6 +26,7 @@ mod config;
 mod distributor;
 mod injection;
 mod interrupt_registers;
+mod intid_bitmap;
 mod list_register;
 mod physical;
 mod redistributor;
@@ -46,6 +47,8 @@ pub use list_register::{ListRegister, LrState};
 pub use physical::{NoPhysicalEffects, PhysicalGicEffects, PhysicalInterrupt};
 pub use redistributor::REDISTRIBUTOR_STRIDE;
 pub use state::{InterruptState, ListRegisterRequests, Ownership, Queued, Trigger, PRIORITY_MASK};
+
+use intid_bitmap::IntidBitmap;
 
 /// The number of SGIs (INTIDs 0..=15).
 const SGI_COUNT: usize = 16;
@@ -74,9 +77,17 @@ struct VcpuState {
     sgi_sources: [u8; SGI_COUNT],
     /// The INTID each list register holds, as this vGIC last wrote it.
     list_registers: [Option<u16>; MAX_LIST_REGISTERS],
-    /// One bit per INTID that may want a list register on this vCPU (pending or active, not
-    /// queued). A superset: `sync_and_fill` drops stale bits as it scans.
-    work: [u32; 32],
+    /// Bit n is set when `list_registers[n]` holds an INTID.
+    occupied_list_registers: u16,
+    /// The INTIDs that may want a list register on this vCPU (pending or active, not queued).
+    /// A superset: `sync_and_fill` drops stale ones as it scans.
+    work: IntidBitmap,
+    /// Pending interrupts that cannot be delivered yet (disabled, or their group disabled in
+    /// GICD_CTLR), moved out of `work` by `sync_and_fill` so that exits which change nothing
+    /// skip the list registers. Every change that can make one deliverable either goes through
+    /// `note_change` (which marks it as work again) or is a GICD_CTLR write, which hands all of
+    /// them back (`wake_waiting`).
+    waiting: IntidBitmap,
     /// GICR_WAKER.ProcessorSleep, which resets to 1 (IHI 0069 GICR_WAKER).
     processor_sleep: bool,
 }
@@ -86,7 +97,9 @@ impl VcpuState {
         banked: [InterruptState::NOT_OWNED; PRIVATE_INTERRUPTS as usize],
         sgi_sources: [0; SGI_COUNT],
         list_registers: [None; MAX_LIST_REGISTERS],
-        work: [0; 32],
+        occupied_list_registers: 0,
+        work: IntidBitmap::EMPTY,
+        waiting: IntidBitmap::EMPTY,
         processor_sleep: true,
     };
 }
@@ -275,12 +288,16 @@ impl Vgic {
     }
 
     fn mark_work(&mut self, vcpu: usize, intid: u32) {
-        if let Some(word) = self
-            .vcpus
-            .get_mut(vcpu)
-            .and_then(|state| state.work.get_mut((intid / 32) as usize))
-        {
-            *word |= 1 << (intid % 32);
+        if let Some(state) = self.vcpus.get_mut(vcpu) {
+            state.work.insert(intid);
+            state.waiting.remove(intid);
+        }
+    }
+
+    /// GICD_CTLR changed: every interrupt waiting for a group enable becomes work again.
+    fn wake_waiting(&mut self) {
+        for state in &mut self.vcpus {
+            state.waiting.move_all_into(&mut state.work);
         }
     }
 

@@ -432,3 +432,45 @@ fn needs_sync_tracks_list_registers_and_work() {
     assert!(!vgic.needs_sync(0), "completed and folded back");
     assert!(!vgic.needs_sync(7), "no such vCPU");
 }
+
+/// A pending interrupt the guest keeps disabled (an emulated UART's, before its driver loads) is
+/// parked: exits skip the list registers. Enabling it, or its group after GICD_CTLR turned the
+/// group off, brings it to a list register.
+#[test]
+fn disabled_pending_interrupt_costs_exits_nothing_until_enabled() {
+    let spi = VIRTUAL_SPIS[0];
+    let mut vgic = boot(1);
+    let mut list_registers = empty_list_registers(4);
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    vgic.inject(0, spi).unwrap();
+    assert!(vgic.needs_sync(0), "new work");
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(queued_intids(&list_registers).is_empty(), "disabled");
+    assert!(!vgic.needs_sync(0), "parked, not work");
+    assert!(!vgic.has_pending(0));
+
+    let mut guest = Guest::new(&mut vgic, 0);
+    guest.gicd_write(GICD_ISENABLER + u64::from(spi / 32) * 4, 1 << (spi % 32));
+    assert!(vgic.needs_sync(0), "enabled: work again");
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert_eq!(queued_intids(&list_registers), vec![spi]);
+    complete_all(&mut list_registers);
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+
+    // The group switched off: pending again, parked; switched on: delivered.
+    let mut guest = Guest::new(&mut vgic, 0);
+    guest.gicd_write(GICD_CTLR, GICD_CTLR_ARE_NS);
+    drop(guest);
+    vgic.inject(0, spi).unwrap();
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert!(queued_intids(&list_registers).is_empty(), "group 1 off");
+    assert!(!vgic.needs_sync(0));
+    let mut guest = Guest::new(&mut vgic, 0);
+    guest.gicd_write(
+        GICD_CTLR,
+        GICD_CTLR_ARE_NS | GICD_CTLR_ENABLE_G1A | GICD_CTLR_ENABLE_G1,
+    );
+    assert!(vgic.needs_sync(0), "group on: work again");
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert_eq!(queued_intids(&list_registers), vec![spi]);
+}
