@@ -407,6 +407,9 @@ fn write_list_register(gic: &CpuGic, index: usize, entry: &ListRegister) {
 /// Kicks the physical CPUs of `domain`'s vCPUs in `targets`, except this CPU (which schedules
 /// and refills on its own way out).
 pub fn kick_vcpus(domain: &Domain, targets: VcpuSet) {
+    if targets.is_empty() {
+        return;
+    }
     let this_cpu = cpu::cpu_index();
     for vcpu in targets.iter() {
         let physical = domain.physical_cpu_of(vcpu);

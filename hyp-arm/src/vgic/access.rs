@@ -43,7 +43,14 @@ impl VcpuSet {
 
     /// The vCPU indices, in increasing order.
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..MAX_VCPUS).filter(move |&vcpu| self.contains(vcpu))
+        let mut bits = self.0;
+        core::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let vcpu = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                vcpu
+            })
+        })
     }
 }
 

@@ -120,6 +120,10 @@ impl Vgic {
         let Some(vcpu_state) = self.vcpus.get(vcpu).filter(|_| vcpu < self.vcpu_count) else {
             return false;
         };
+        if vcpu_state.occupied_list_registers == 0 && vcpu_state.work.is_empty() {
+            // The common case for a vCPU that waits: asked on every exit of its CPU's others.
+            return false;
+        }
         let queued_pending = vcpu_state.list_registers.iter().flatten().any(|&intid| {
             self.interrupt_state(vcpu, u32::from(intid))
                 .is_some_and(|state| state.pending_in_list_register())

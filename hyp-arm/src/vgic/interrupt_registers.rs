@@ -60,19 +60,38 @@ const LAYOUT: [(u32, u32, InterruptRegister); 12] = [
     (0xE00, 0xF00, InterruptRegister::NonSecureAccess),
 ];
 
+/// Every array starts and ends on a multiple of this, so the chunk an offset falls in names its
+/// array.
+const CHUNK: u32 = 0x80;
+const CHUNKS: usize = 0x1000 / CHUNK as usize;
+
+/// `LAYOUT` by chunk: (first offset of the array, register). Trapped distributor accesses are
+/// the hottest emulation path; one table load replaces a search.
+const ARRAY_OF_CHUNK: [Option<(u32, InterruptRegister)>; CHUNKS] = {
+    let mut table = [None; CHUNKS];
+    let mut index = 0;
+    while index < LAYOUT.len() {
+        let (start, end, register) = LAYOUT[index];
+        assert!(start % CHUNK == 0 && end % CHUNK == 0);
+        let mut chunk = start / CHUNK;
+        while chunk < end / CHUNK {
+            table[chunk as usize] = Some((start, register));
+            chunk += 1;
+        }
+        index += 1;
+    }
+    table
+};
+
 impl InterruptRegister {
     /// The register array at `offset`, and the first INTID an access there covers.
     pub(crate) fn decode(offset: u64) -> Option<(Self, u32)> {
         let offset = u32::try_from(offset).ok()?;
-        LAYOUT
-            .iter()
-            .find(|(start, end, _)| (*start..*end).contains(&offset))
-            .map(|&(start, _, register)| {
-                (
-                    register,
-                    (offset - start) * 8 / register.bits_per_interrupt(),
-                )
-            })
+        let (start, register) = (*ARRAY_OF_CHUNK.get((offset / CHUNK) as usize)?)?;
+        Some((
+            register,
+            (offset - start) * 8 / register.bits_per_interrupt(),
+        ))
     }
 
     /// Field width: one bit for the set/clear and group arrays, two for ICFGR and NSACR, a byte
@@ -255,9 +274,16 @@ impl Vgic {
             }
             InterruptRegister::Priority => {
                 let priority = field as u8 & PRIORITY_MASK;
+                let queued = state.queued.is_some();
                 self.update(bank_vcpu, intid, |state| state.priority = priority);
                 if let Some(interrupt) = hardware {
                     physical.set_priority(interrupt, priority);
+                }
+                // Priority decides neither whether an interrupt is work nor where it goes: only
+                // a list register holding it must be rewritten (by its vCPU). A pending one
+                // waiting for a list register competes with its new priority at the next fill.
+                if !queued {
+                    return;
                 }
             }
             InterruptRegister::Targets => {
@@ -411,6 +437,27 @@ impl Vgic {
 mod tests {
     use super::*;
 
+    /// The chunk table agrees with a search of `LAYOUT` at every offset of the frame.
+    #[test]
+    fn decode_matches_the_layout_everywhere() {
+        for offset in 0..0x1100u32 {
+            let searched = LAYOUT
+                .iter()
+                .find(|(start, end, _)| (*start..*end).contains(&offset))
+                .map(|&(start, _, register)| {
+                    (
+                        register,
+                        (offset - start) * 8 / register.bits_per_interrupt(),
+                    )
+                });
+            assert_eq!(
+                InterruptRegister::decode(u64::from(offset)),
+                searched,
+                "{offset:#x}"
+            );
+        }
+    }
+
     #[test]
     fn decode_finds_first_intid() {
         assert_eq!(
@@ -430,6 +477,8 @@ mod tests {
             Some((InterruptRegister::Priority, 1019))
         );
         assert_eq!(InterruptRegister::decode(0xD80), None);
+        assert_eq!(InterruptRegister::decode(0x07F), None);
+        assert_eq!(InterruptRegister::decode(0x1_0000_0080), None);
         assert_eq!(InterruptRegister::decode(0xF00), None);
         assert_eq!(InterruptRegister::decode(u64::MAX), None);
     }

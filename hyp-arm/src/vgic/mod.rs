@@ -313,14 +313,13 @@ impl Vgic {
             kick.insert(usize::from(queued.vcpu));
             return;
         }
-        let latched = self.has_pending_latch(bank_vcpu, intid);
         let active = state.active;
+        if !active && !self.has_pending_latch(bank_vcpu, intid) {
+            return;
+        }
         let Some(target) = self.target(bank_vcpu, intid) else {
             return;
         };
-        if !latched && !active {
-            return;
-        }
         self.mark_work(target, intid);
         if active || self.is_deliverable(bank_vcpu, intid, target) {
             kick.insert(target);
