@@ -27,6 +27,8 @@ const PACKAGE: &str = "hyp-arm-microbench";
 const INSTRUCTIONS_PER_TICK: f64 = 16.0;
 /// The longest one run may take; a run takes seconds.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
+/// The one-domain plan (boards/qemu-virt/domains-solo.toml): the guest alone, as under Xen.
+const SOLO_DOMAINS: &str = "domains-solo.toml";
 /// CPUs per machine (the IPI needs two).
 const CPUS: u32 = 2;
 /// Debian's Xen hypervisor package, and what Xen is told: dom0 memory and its console.
@@ -38,6 +40,15 @@ const XEN_COMMAND_LINE: &str = "dom0_mem=512M console=dtuart dtuart=/pl011@90000
 pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
     ensure!(gic == 2 || gic == 3, "the GIC version is 2 or 3, not {gic}");
     let guest = build_guest(layout)?;
+    // Xen runs the guest as its lone dom0, so the like-for-like hyp-arm is the one-domain plan;
+    // the default plan (the secure domain sharing CPU 0 with the guest) is measured beside it.
+    let solo_hypervisor = build::build(
+        layout,
+        &BuildOptions {
+            domains: Some(SOLO_DOMAINS.to_string()),
+            ..BuildOptions::for_board("qemu-virt")
+        },
+    )?;
     let hypervisor = build::build(layout, &BuildOptions::for_board("qemu-virt"))?;
     let xen = xen_image(layout)?;
     let guest_module = |addr: &str| {
@@ -51,11 +62,14 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
     bare.arg("-kernel").arg(&guest);
 
     let hyp_machine = format!("virt,virtualization=on,gic-version={gic}");
-    let mut hyp_arm = qemu(&hyp_machine, CPUS, icount);
-    hyp_arm
-        .arg("-kernel")
-        .arg(&hypervisor)
-        .args(["-device", &guest_module("0x48000000")]);
+    let hyp_arm = |image: &PathBuf| {
+        let mut command = qemu(&hyp_machine, CPUS, icount);
+        command
+            .arg("-kernel")
+            .arg(image)
+            .args(["-device", &guest_module("0x48000000")]);
+        command
+    };
 
     // Xen is a Linux-format image, so QEMU puts the device tree at RAM + 128 MiB
     // (0x48000000): the guest goes elsewhere. Under icount Xen 4.17 hangs with two CPUs.
@@ -73,7 +87,13 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
         ),
         (
             "hyp-arm",
-            results(hyp_arm).context("the micro-benchmark under hyp-arm")?,
+            results(hyp_arm(&solo_hypervisor))
+                .context("the micro-benchmark under hyp-arm (one domain)")?,
+        ),
+        (
+            "hyp-arm, secure domain sharing CPU 0",
+            results(hyp_arm(&hypervisor))
+                .context("the micro-benchmark under hyp-arm (two domains)")?,
         ),
         (
             "Xen 4.17",

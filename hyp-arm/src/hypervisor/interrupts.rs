@@ -173,18 +173,22 @@ pub fn refill_list_registers(id: VcpuId) {
         return;
     }
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
+    // The raw values are kept to write back only what changed; copying decoded arrays instead
+    // cost hundreds of instructions per exit (a strict-alignment memcpy).
+    let mut raw_before = [0u64; MAX_LIST_REGISTERS];
     let mut list_registers = [ListRegister::INVALID; MAX_LIST_REGISTERS];
-    for (index, entry) in list_registers.iter_mut().enumerate().take(count) {
-        *entry = read_list_register(gic, index);
+    for index in 0..count {
+        raw_before[index] = read_raw_list_register(gic, index);
+        list_registers[index] = decode_list_register(gic, raw_before[index]);
     }
-    let before = list_registers;
     let outcome = vgic.sync_and_fill(id.vcpu, &mut list_registers[..count]);
     drop(vgic);
     match outcome {
         Ok(outcome) => {
             for index in 0..count {
-                if list_registers[index] != before[index] {
-                    write_list_register(gic, index, &list_registers[index]);
+                let raw = encode_list_register(gic, &list_registers[index]);
+                if raw != raw_before[index] {
+                    write_raw_list_register(gic, index, raw);
                 }
             }
             gic.set_underflow_interrupt(outcome.underflow_interrupt_wanted);
@@ -359,7 +363,7 @@ pub fn reset_virtual_cpu_interface(domain: &Domain) {
     let config = &domain.vgic_config;
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
     for index in 0..count {
-        let entry = read_list_register(gic, index);
+        let entry = decode_list_register(gic, read_raw_list_register(gic, index));
         let physical = entry.physical_intid.unwrap_or(entry.virtual_intid);
         let owned = config.owned_spis.contains(physical) || config.hardware_ppis.contains(physical);
         if entry.state != LrState::Invalid && owned {
@@ -367,7 +371,11 @@ pub fn reset_virtual_cpu_interface(domain: &Domain) {
                 let _ = gic.clear_active(intid);
             }
         }
-        write_list_register(gic, index, &ListRegister::INVALID);
+        write_raw_list_register(
+            gic,
+            index,
+            encode_list_register(gic, &ListRegister::INVALID),
+        );
     }
     // Also what the hypervisor acknowledged for the vCPU but never got into a list register (a
     // disabled virtual timer): it belongs to this CPU's next vCPU now.
@@ -390,17 +398,32 @@ pub fn reset_virtual_cpu_interface(domain: &Domain) {
     gic.set_underflow_interrupt(false);
 }
 
-fn read_list_register(gic: &CpuGic, index: usize) -> ListRegister {
+/// List register `index` as the hardware holds it (GICH_LRn zero-extended on GICv2).
+fn read_raw_list_register(gic: &CpuGic, index: usize) -> u64 {
     match gic {
-        CpuGic::V2(v2) => ListRegister::decode_v2(v2.hyp_interface.read_lr(index)),
-        CpuGic::V3(v3) => ListRegister::decode_v3(v3.hyp_interface.read_lr(index)),
+        CpuGic::V2(v2) => u64::from(v2.hyp_interface.read_lr(index)),
+        CpuGic::V3(v3) => v3.hyp_interface.read_lr(index),
     }
 }
 
-fn write_list_register(gic: &CpuGic, index: usize, entry: &ListRegister) {
+fn write_raw_list_register(gic: &CpuGic, index: usize, raw: u64) {
     match gic {
-        CpuGic::V2(v2) => v2.hyp_interface.write_lr(index, entry.encode_v2()),
-        CpuGic::V3(v3) => v3.hyp_interface.write_lr(index, entry.encode_v3()),
+        CpuGic::V2(v2) => v2.hyp_interface.write_lr(index, raw as u32),
+        CpuGic::V3(v3) => v3.hyp_interface.write_lr(index, raw),
+    }
+}
+
+fn decode_list_register(gic: &CpuGic, raw: u64) -> ListRegister {
+    match gic {
+        CpuGic::V2(_) => ListRegister::decode_v2(raw as u32),
+        CpuGic::V3(_) => ListRegister::decode_v3(raw),
+    }
+}
+
+fn encode_list_register(gic: &CpuGic, entry: &ListRegister) -> u64 {
+    match gic {
+        CpuGic::V2(_) => u64::from(entry.encode_v2()),
+        CpuGic::V3(_) => entry.encode_v3(),
     }
 }
 

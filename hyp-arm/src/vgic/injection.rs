@@ -124,8 +124,9 @@ impl Vgic {
             // The common case for a vCPU that waits: asked on every exit of its CPU's others.
             return false;
         }
-        let queued_pending = vcpu_state.list_registers.iter().flatten().any(|&intid| {
-            self.interrupt_state(vcpu, u32::from(intid))
+        let queued_pending = self.occupied_slots(vcpu).any(|slot| {
+            self.slot(vcpu, slot)
+                .and_then(|intid| self.interrupt_state(vcpu, intid))
                 .is_some_and(|state| state.pending_in_list_register())
         });
         queued_pending
@@ -144,7 +145,7 @@ impl Vgic {
         list_registers: &[ListRegister],
         outcome: &mut FillOutcome,
     ) {
-        for slot in 0..MAX_LIST_REGISTERS {
+        for slot in self.occupied_slots(vcpu) {
             let Some(intid) = self.slot(vcpu, slot) else {
                 continue;
             };
@@ -177,7 +178,7 @@ impl Vgic {
     /// register with the same vINTID is not allowed (IHI 0069 ICH_LR<n>_EL2), so an active
     /// interrupt pending again becomes PendingActive in its own list register.
     fn reconcile_queued(&mut self, vcpu: usize, kick: &mut VcpuSet) {
-        for slot in 0..MAX_LIST_REGISTERS {
+        for slot in self.occupied_slots(vcpu) {
             let Some(intid) = self.slot(vcpu, slot) else {
                 continue;
             };
@@ -436,6 +437,22 @@ impl Vgic {
             source_vcpu: if gicv2_sgi { queued.source_vcpu } else { 0 },
             eoi_maintenance: more_sources || by_maintenance,
         }
+    }
+
+    /// The list registers of `vcpu` that hold an interrupt, as they are now (the caller may
+    /// free them as it goes).
+    fn occupied_slots(&self, vcpu: usize) -> impl Iterator<Item = usize> {
+        let mut occupied = self
+            .vcpus
+            .get(vcpu)
+            .map_or(0, |state| state.occupied_list_registers);
+        core::iter::from_fn(move || {
+            (occupied != 0).then(|| {
+                let slot = occupied.trailing_zeros() as usize;
+                occupied &= occupied - 1;
+                slot
+            })
+        })
     }
 
     /// Records what list register `slot` of `vcpu` holds.

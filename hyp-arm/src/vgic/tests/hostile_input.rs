@@ -116,6 +116,14 @@ fn assert_consistent(vgic: &Vgic, vcpu: usize, list_registers: &[ListRegister]) 
         intids.len(),
         "duplicate vINTID in {list_registers:?}"
     );
+    let vcpu_state = &vgic.vcpus[vcpu];
+    for (slot, intid) in vcpu_state.list_registers.iter().enumerate() {
+        assert_eq!(
+            vcpu_state.occupied_list_registers & (1 << slot) != 0,
+            intid.is_some(),
+            "occupied mask out of step at slot {slot}"
+        );
+    }
     for (slot, list_register) in list_registers.iter().enumerate() {
         if list_register.state == LrState::Invalid {
             continue;
