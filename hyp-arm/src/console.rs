@@ -328,7 +328,7 @@ mod tests {
         set_interactive_domain(None).unwrap();
         assert_eq!(
             take_output(),
-            "[android] ~ # \r\n[hyp] tick\r\n[android] ... ls\r\n"
+            "[android] ~ #  \\\r\n[hyp] tick\r\n[android] ... ls\r\n"
         );
 
         // Refusals name the domain and send nothing.
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(
             take_output(),
             format!(
-                "[hyp] {}\r\n[hyp] ... xxxxx\r\n",
+                "[hyp] {} \\\r\n[hyp] ... xxxxx\r\n",
                 "x".repeat(mux::LINE_CAPACITY)
             )
         );

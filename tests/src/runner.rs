@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::command_line::{self, BootConfig, BootTarget, Console, Images, QEMU};
 use crate::console_decoder::ConsoleDecoder;
+use crate::line_joiner::LineJoiner;
 
 /// Text that ends a wait with a failure as soon as it appears anywhere in the output.
 pub const DEFAULT_FAILURE_PATTERNS: &[&str] = &[
@@ -115,7 +116,10 @@ struct Shared {
 }
 
 struct Output {
+    /// What QEMU printed, with the console lines hyp-arm cut put back together (the log file
+    /// has the raw bytes).
     bytes: Vec<u8>,
+    joiner: LineJoiner,
     open_streams: usize,
     log: Option<File>,
 }
@@ -196,6 +200,7 @@ impl Qemu {
         let shared = Arc::new(Shared {
             output: Mutex::new(Output {
                 bytes: Vec::new(),
+                joiner: LineJoiner::default(),
                 open_streams: 0,
                 log: Some(log),
             }),
@@ -325,6 +330,8 @@ impl Qemu {
         let shared = Arc::clone(&self.shared);
         let mut output = shared.lock();
         loop {
+            // Joining a cut line may take back bytes an earlier wait already passed.
+            self.cursor = self.cursor.min(output.bytes.len());
             let found = check(&output, self.cursor);
             let failure = self.first_failure(&output.bytes);
             match (found, failure) {
@@ -455,7 +462,12 @@ fn append(shared: &Shared, bytes: &[u8]) {
         return;
     }
     let mut output = shared.lock();
-    output.bytes.extend_from_slice(bytes);
+    let Output {
+        bytes: joined,
+        joiner,
+        ..
+    } = &mut *output;
+    joiner.append(joined, bytes);
     if let Some(log) = output.log.as_mut() {
         if log.write_all(bytes).is_err() {
             // A full disk must not hide the test result; the buffer still has everything.

@@ -4,8 +4,10 @@
 //! to the sink as one contiguous run of bytes, `[tag] text\r\n`, so lines of different sources
 //! never mix, and a domain that never ends its line delays nobody but itself.
 //!
-//! - A line longer than [`LINE_CAPACITY`] goes out in pieces; each later piece starts with the
-//!   tag and [`CONTINUATION_MARK`]. Nothing is dropped silently.
+//! - A line longer than [`LINE_CAPACITY`] goes out in pieces; every piece but the last ends
+//!   with [`CUT_MARK`], each later piece starts with the tag and [`CONTINUATION_MARK`], so a
+//!   reader (a person, the system tests' runner) can put the line back together. Nothing is
+//!   dropped silently.
 //! - `\n` and `\r\n` (any run of CRs, then LF) end a line; the sink always gets CR LF.
 //! - Every byte outside printable ASCII (0x20..=0x7E) except TAB is shown as `\xNN`. So a
 //!   domain can send no terminal control sequence (ESC, a bare CR that would return to the
@@ -17,7 +19,7 @@
 //! - One source may be *interactive* ([`ConsoleMux::set_interactive`]): the domain that has the
 //!   console's input. Its partial lines go out at once (a shell prompt, the echo of what is
 //!   typed). When another source's line comes while such a line is open on the terminal, that
-//!   line is ended first and the interactive line carries on later as a continuation piece.
+//!   line is cut first (ended with [`CUT_MARK`]) and carries on later as a continuation piece.
 //!
 //! The caller holds its output lock around every call, so each line reaches the UART whole.
 #![forbid(unsafe_code)]
@@ -32,6 +34,9 @@ pub const LINE_CAPACITY: usize = 160;
 pub const SOURCE_COUNT: usize = MAX_DOMAINS + 1;
 /// After the tag, on the pieces of a line that continue an earlier piece.
 pub const CONTINUATION_MARK: &[u8] = b"... ";
+/// At the end of a piece that a later continuation piece completes (a backslash, as a shell
+/// continues a line).
+pub const CUT_MARK: &[u8] = b" \\";
 /// At the end of a partial line shown by [`ConsoleMux::flush`].
 pub const PARTIAL_LINE_MARK: &[u8] = b" [no end of line]";
 /// What ends every line on the terminal.
@@ -230,6 +235,7 @@ impl ConsoleMux {
     /// through the multiplexer (a defmt frame) starts on a line of its own.
     pub fn end_open_line(&mut self, sink: &mut impl ConsoleSink) {
         if let Some(slot) = self.open_line.take() {
+            sink.send(CUT_MARK);
             sink.send(LINE_END);
             self.sources[slot].continues = true;
         }
@@ -268,6 +274,9 @@ impl ConsoleMux {
         let state = &mut self.sources[slot];
         sink.send(&state.line[..state.length]);
         sink.send(mark);
+        if continues_after {
+            sink.send(CUT_MARK);
+        }
         sink.send(LINE_END);
         state.length = 0;
         state.continues = continues_after;

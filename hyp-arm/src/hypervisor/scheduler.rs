@@ -132,10 +132,14 @@ pub fn configure_this_cpu(index: usize) {
 /// stopping, switch to a higher-priority runnable vCPU sharing the CPU, and put pending virtual
 /// interrupts into the list registers of whichever vCPU will run.
 pub fn before_guest_entry(registers: &mut GuestRegisters) {
-    let Some((domain, _)) = current_vcpu() else {
+    let Some(mut id) = current() else {
         idle();
     };
-    if domain.is_stopping() {
+    if machine()
+        .domains
+        .get(id.domain)
+        .is_none_or(Domain::is_stopping)
+    {
         stop_current_vcpu();
     }
     let this_cpu = cpu::cpu_index();
@@ -157,11 +161,14 @@ pub fn before_guest_entry(registers: &mut GuestRegisters) {
                 }
             }
             schedule.arm_wake_up_timer();
+            // The vCPU loaded now, perhaps another one.
+            match current() {
+                Some(loaded) => id = loaded,
+                None => return,
+            }
         }
     }
-    if let Some(id) = current() {
-        interrupts::refill_list_registers(id);
-    }
+    interrupts::refill_list_registers(id);
 }
 
 /// The loaded vCPU executed WFI (trapped only when vCPUs share this CPU): unless it has an

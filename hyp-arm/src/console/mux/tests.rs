@@ -84,11 +84,14 @@ fn long_lines_go_out_in_marked_pieces_without_losing_bytes() {
     assert!(lines[0].starts_with("[secure] a"));
     assert!(lines[1].starts_with("[secure] ... "));
     assert!(lines[2].starts_with("[secure] ... "));
+    assert!(lines[0].ends_with(" \\") && lines[1].ends_with(" \\"));
+    assert!(!lines[2].ends_with('\\'), "the last piece is not cut");
     let rejoined: String = lines[..3]
         .iter()
         .map(|line| {
             line.trim_start_matches("[secure] ")
                 .trim_start_matches("... ")
+                .trim_end_matches(" \\")
         })
         .collect();
     assert_eq!(rejoined.as_bytes(), &long[..]);
@@ -135,7 +138,7 @@ fn escaping_counts_toward_the_line_capacity() {
         .unwrap();
     assert_eq!(
         terminal.text(),
-        format!("[secure] {}\r\n", "\\x01".repeat(LINE_CAPACITY / 4))
+        format!("[secure] {} \\\r\n", "\\x01".repeat(LINE_CAPACITY / 4))
     );
 }
 
@@ -215,7 +218,7 @@ fn other_lines_end_an_open_interactive_line_first() {
     mux.write(ANDROID, b"ho\r\n", &mut terminal).unwrap();
     assert_eq!(
         terminal.text(),
-        "[android] ~ # ec\r\n[hyp] secure: ready\r\n[android] ... ho\r\n"
+        "[android] ~ # ec \\\r\n[hyp] secure: ready\r\n[android] ... ho\r\n"
     );
 }
 
@@ -244,7 +247,7 @@ fn end_open_line_makes_room_for_foreign_output() {
     mux.write(ANDROID, b"x\n", &mut terminal).unwrap();
     assert_eq!(
         terminal.text(),
-        "[android] ~ # \r\n<frame>[android] ... x\r\n"
+        "[android] ~ #  \\\r\n<frame>[android] ... x\r\n"
     );
 }
 
