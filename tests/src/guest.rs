@@ -74,6 +74,10 @@ pub enum Mode {
     Keystore,
     /// Print the keystore's public key and counter, then reboot (again and again).
     KeystoreReboot,
+    /// Benchmark the keystore: `requests` PUBLIC_KEY, then `requests` SIGN requests, each
+    /// kind reported on a [`crate::keystore_bench::REPORT`] line, then
+    /// [`crate::keystore_bench::DONE`] and power off.
+    KeystoreBench { requests: u32 },
 }
 
 impl Mode {
@@ -91,6 +95,9 @@ impl Mode {
             Mode::KeystoreReboot => "keystore-reboot",
             Mode::Devmem { address } => {
                 return format!("hyptest=devmem hyptest_address={address:#x}");
+            }
+            Mode::KeystoreBench { requests } => {
+                return format!("hyptest=keystore-bench hyptest_requests={requests}");
             }
         };
         format!("hyptest={name}")

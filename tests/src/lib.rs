@@ -8,6 +8,7 @@
 pub mod command_line;
 pub mod console_decoder;
 pub mod guest;
+pub mod keystore_bench;
 pub mod line_joiner;
 pub mod runner;
 pub mod secure;

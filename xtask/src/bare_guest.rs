@@ -14,6 +14,8 @@ use crate::process::{self, run, say};
 
 /// The hostile test guest's package (its binary has the same name).
 pub const HOSTILE_PACKAGE: &str = "hyp-arm-hostile-guest";
+/// The micro-benchmark guest's package (its binary has the same name).
+pub const MICROBENCH_PACKAGE: &str = "hyp-arm-microbench";
 
 /// Builds `package` (whose binary has the same name) and returns its raw image,
 /// `target/images/<name>/<name>.img`.
@@ -52,4 +54,9 @@ pub fn build(layout: &Layout, package: &str, name: &str) -> Result<PathBuf> {
 /// The hostile guest, `target/images/hostile/hostile.img`.
 pub fn hostile(layout: &Layout) -> Result<PathBuf> {
     build(layout, HOSTILE_PACKAGE, "hostile")
+}
+
+/// The micro-benchmark guest, `target/images/microbench/microbench.img`.
+pub fn microbench(layout: &Layout) -> Result<PathBuf> {
+    build(layout, MICROBENCH_PACKAGE, "microbench")
 }

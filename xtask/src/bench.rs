@@ -36,6 +36,14 @@ const BOOT_LIMIT: Duration = Duration::from_secs(180);
 
 pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
     deps::install(layout)?;
+    if matches!(options.only.as_deref(), None | Some("keystore")) {
+        // The keystore over virtio-vsock (issue 4): instructions and wall-clock rate per request.
+        let table = crate::keystore_bench::keystore_bench(layout)?;
+        println!("\nKeystore over vsock:\n\n{table}");
+    }
+    if options.only.as_deref() == Some("keystore") {
+        return Ok(());
+    }
     if options.only.as_deref() != Some("boot") {
         // Per-operation exit costs on bare QEMU, hyp-arm and Xen, in instructions (icount).
         for gic in [3, 2] {
@@ -227,7 +235,7 @@ fn boot_to_userspace(config: &BootConfig, images: &Images) -> Result<f64> {
 
 /// Runs `command` (QEMU) with its stdout read on a thread until `found` recognises what it has
 /// printed so far, for at most `limit`; QEMU is stopped either way.
-fn run_until<T: Send + 'static>(
+pub(crate) fn run_until<T: Send + 'static>(
     mut command: Command,
     limit: Duration,
     found: impl Fn(&str) -> Option<T> + Send + 'static,

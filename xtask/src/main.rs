@@ -8,6 +8,7 @@ mod cpio;
 mod deps;
 mod guest_programs;
 mod initramfs;
+mod keystore_bench;
 mod layout;
 mod microbench;
 mod process;
@@ -133,8 +134,9 @@ struct BenchOptions {
     /// Boots per configuration for the wall-clock boot times (the table shows min and median).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Run only one part: `boot` (boot time) or `micro` (per-operation exit costs).
-    #[arg(long, value_parser = ["boot", "micro"])]
+    /// Run only one part: `boot` (boot time), `micro` (per-operation exit costs) or `keystore`
+    /// (the keystore over vsock: instructions and requests per second).
+    #[arg(long, value_parser = ["boot", "micro", "keystore"])]
     only: Option<String>,
 }
 

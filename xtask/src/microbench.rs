@@ -21,7 +21,6 @@ use crate::layout::Layout;
 use crate::process::{self, run, say, shown};
 use crate::{bare_guest, build, BuildOptions};
 
-const PACKAGE: &str = "hyp-arm-microbench";
 /// Under `-icount shift=0` QEMU's generic counter runs at 62.5 MHz against 1 GHz of
 /// instructions: one tick is 16 instructions.
 const INSTRUCTIONS_PER_TICK: f64 = 16.0;
@@ -39,7 +38,7 @@ const XEN_COMMAND_LINE: &str = "dom0_mem=512M console=dtuart dtuart=/pl011@90000
 /// `-icount shift=0,sleep=off` when `icount`) and returns the Markdown table.
 pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
     ensure!(gic == 2 || gic == 3, "the GIC version is 2 or 3, not {gic}");
-    let guest = build_guest(layout)?;
+    let guest = bare_guest::microbench(layout)?;
     // Xen runs the guest as its lone dom0, so the like-for-like hyp-arm is the one-domain plan;
     // the default plan (the secure domain sharing CPU 0 with the guest) is measured beside it.
     let solo_hypervisor = build::build(
@@ -101,11 +100,6 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
         ),
     ];
     Ok(table(gic, icount, &columns))
-}
-
-/// Builds the guest and returns its raw arm64 Image, `target/images/microbench/microbench.img`.
-fn build_guest(layout: &Layout) -> Result<PathBuf> {
-    bare_guest::build(layout, PACKAGE, "microbench")
 }
 
 /// QEMU for one run: Cortex-A57s, 2 GiB, semihosting on, the console on stdout.

@@ -39,6 +39,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     let hypervisor = build::build(layout, &defmt_options)?;
     let initrd = initramfs::build(layout)?;
     let hostile_guest = bare_guest::hostile(layout)?;
+    // The micro-benchmark guest's smoke run (tests/tests/microbench_guest.rs).
+    let microbench_guest = bare_guest::microbench(layout)?;
     // The same hypervisor with the guest built in, booted with no guest-loader modules.
     let embedded = build::build(
         layout,
@@ -87,6 +89,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
+        .env("HYP_ARM_MICROBENCH_GUEST", &microbench_guest)
         .env("HYP_ARM_SECURE_DOMAIN_BARE", &secure_domain_bare)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {

@@ -9,25 +9,29 @@
 //! keystore-cli counter           advances the monotonic counter, prints its value in decimal
 //! keystore-cli faults            sends each kind of malformed request, checks every one is
 //!                                refused with the right status and that the keystore still serves
-//! keystore-cli bench N           N sign requests on one connection, prints requests per second
+//! keystore-cli bench N [OP]      N requests (OP = sign, the default, or pubkey) on one
+//!                                connection after one untimed request; prints one line
+//!                                `keystore-bench operation=.. requests=.. total_ns=.. mean_ns=..
+//!                                min_ns=.. requests_per_s=..` (bench.rs)
 //! ```
 //!
 //! Exits 0 on success, 1 when the keystore refuses or cannot be reached (with a sentence on
 //! stderr), 2 on a usage error. Built as a static `aarch64-unknown-linux-musl` executable for
 //! the guest's initramfs (`/bin/keystore-cli`); needs the `vmw_vsock_virtio_transport` module.
 
+mod bench;
 mod client;
 mod vsock;
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use hyp_arm_keystore_protocol::{Request, MAX_RANDOM_BYTES};
 
+use bench::Operation;
 use client::Client;
 
 const USAGE: &str = "usage: keystore-cli pubkey | sign MESSAGE | hmac NAME MESSAGE | random N | \
-                     counter | faults | bench N";
+                     counter | faults | bench N [sign|pubkey]";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,7 +42,7 @@ enum Command {
     Random(u16),
     Counter,
     Faults,
-    Bench(u32),
+    Bench { requests: u32, operation: Operation },
 }
 
 fn parse(arguments: &[String]) -> Result<Command, String> {
@@ -60,14 +64,23 @@ fn parse(arguments: &[String]) -> Result<Command, String> {
         }
         ["counter"] => Command::Counter,
         ["faults"] => Command::Faults,
-        ["bench", count] => Command::Bench(
-            count
-                .parse()
-                .ok()
-                .filter(|&count| count >= 1)
-                .ok_or_else(|| format!("bench: `{count}` is not a positive number"))?,
-        ),
+        ["bench", count] => bench_command(count, "sign")?,
+        ["bench", count, operation] => bench_command(count, operation)?,
         _ => return Err(USAGE.to_string()),
+    })
+}
+
+fn bench_command(count: &str, operation: &str) -> Result<Command, String> {
+    let requests = count
+        .parse()
+        .ok()
+        .filter(|&count| count >= 1)
+        .ok_or_else(|| format!("bench: `{count}` is not a positive number"))?;
+    let operation = Operation::parse(operation)
+        .ok_or_else(|| format!("bench: `{operation}` is neither `sign` nor `pubkey`"))?;
+    Ok(Command::Bench {
+        requests,
+        operation,
     })
 }
 
@@ -119,20 +132,10 @@ fn run(command: &Command) -> Result<String, String> {
             Ok(u64::from_le_bytes(value).to_string())
         }
         Command::Faults => client::check_faults(&mut client),
-        Command::Bench(count) => {
-            let started = Instant::now();
-            for _ in 0..*count {
-                client.call(&Request::Sign {
-                    message: b"keystore benchmark message",
-                })?;
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            Ok(format!(
-                "keystore: {count} sign requests in {:.0} ms: {:.1} requests/s",
-                seconds * 1000.0,
-                f64::from(*count) / seconds.max(f64::MIN_POSITIVE)
-            ))
-        }
+        Command::Bench {
+            requests,
+            operation,
+        } => bench::run(&mut client, *operation, *requests).map(|summary| summary.line()),
     }
 }
 
@@ -161,7 +164,20 @@ mod tests {
         );
         assert_eq!(parse(&words("random 256")), Ok(Command::Random(256)));
         assert_eq!(parse(&words("counter")), Ok(Command::Counter));
-        assert_eq!(parse(&words("bench 10")), Ok(Command::Bench(10)));
+        assert_eq!(
+            parse(&words("bench 10")),
+            Ok(Command::Bench {
+                requests: 10,
+                operation: Operation::Sign
+            })
+        );
+        assert_eq!(
+            parse(&words("bench 5 pubkey")),
+            Ok(Command::Bench {
+                requests: 5,
+                operation: Operation::PublicKey
+            })
+        );
         assert_eq!(parse(&words("faults")), Ok(Command::Faults));
     }
 
@@ -174,6 +190,8 @@ mod tests {
             "sign",
             "pubkey x",
             "bench 0",
+            "bench 10 counter",
+            "bench 10 sign extra",
             "",
         ] {
             assert!(parse(&words(line)).is_err(), "{line}");

@@ -1,5 +1,5 @@
-//! What the benchmark reads from its device tree: the GIC, the PSCI conduit and the CPUs, found
-//! with the shared walker of `hyp-arm-guest-support`.
+//! What the benchmark reads from its device tree: the GIC, the PSCI conduit, the CPUs and the
+//! command line, found with the shared walker of `hyp-arm-guest-support`.
 
 use hyp_arm_guest_support::device_tree::{DeviceTree, Error, Node};
 
@@ -19,6 +19,8 @@ pub struct Platform {
     /// MPIDR affinity values of the first CPUs, in device-tree order.
     pub cpus: [u64; MAX_CPUS],
     pub cpu_count: usize,
+    /// `/chosen/bootargs` without its terminating NUL; empty when there is none.
+    pub bootargs: &'static [u8],
 }
 
 const NO_GIC: Error = Error("the device tree has no GICv2 or GICv3 node");
@@ -30,6 +32,7 @@ struct Found {
     psci_smc: Option<bool>,
     cpus: [u64; MAX_CPUS],
     cpu_count: usize,
+    bootargs: &'static [u8],
 }
 
 /// Reads the device tree at `dtb`.
@@ -46,6 +49,7 @@ pub unsafe fn parse(dtb: u64) -> Result<Platform, Error> {
         psci_smc: None,
         cpus: [0; MAX_CPUS],
         cpu_count: 0,
+        bootargs: b"",
     };
     tree.for_each_node(|node| take(node, &mut found))?;
     let (gic_version, gic_regions) = found.gic.ok_or(NO_GIC)?;
@@ -55,11 +59,17 @@ pub unsafe fn parse(dtb: u64) -> Result<Platform, Error> {
         psci_smc: found.psci_smc.ok_or(NO_PSCI)?,
         cpus: found.cpus,
         cpu_count: found.cpu_count,
+        bootargs: found.bootargs,
     })
 }
 
 /// Takes what the benchmark needs from one node.
-fn take(node: &Node, found: &mut Found) {
+fn take(node: &Node<'_, 'static>, found: &mut Found) {
+    if node.path_is(b"/chosen") {
+        if let Some(text) = node.property(b"bootargs") {
+            found.bootargs = text.split(|&byte| byte == 0).next().unwrap_or(b"");
+        }
+    }
     if node.has_string(b"device_type", b"cpu") && found.cpu_count < MAX_CPUS {
         if let Some((mpidr, _)) = node.reg(0) {
             found.cpus[found.cpu_count] = mpidr;

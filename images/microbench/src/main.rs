@@ -6,6 +6,10 @@
 //!
 //! Entered like a Linux kernel: EL1, MMU off, x0 = device tree, anywhere in RAM. Under
 //! `-icount shift=0` one counter tick is 16 instructions.
+//!
+//! Its command line (`/chosen/bootargs`: QEMU's `-append`, guest-loader's `bootargs=`) may set
+//! `iterations=N` (the synchronous operations' loops, default 2000) and `rounds=N` (the interrupt
+//! round trips, default 200), each from 1 to 1,000,000: the system test's smoke run uses a few.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -23,14 +27,19 @@ use aarch64_cpu::registers::{
     Readable, Writeable, CNTVCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, MPIDR_EL1,
 };
 
+use hyp_arm_guest_support::command_line;
+
 use crate::device_tree::Platform;
 use crate::gic::{Gic, GicVersion, FIRST_SPECIAL_INTID, GICD_IPRIORITYR, GICD_TYPER};
 use crate::semihosting::Line;
 
-/// Iterations of the operations that complete synchronously (hypercall, MMIO).
-const ITERATIONS: u64 = 2000;
-/// Iterations of the interrupt round trips (IPI, timer).
-const INTERRUPT_ITERATIONS: u32 = 200;
+/// Iterations of the operations that complete synchronously (hypercall, MMIO), unless the
+/// command line's `iterations=` says otherwise.
+const DEFAULT_ITERATIONS: u64 = 2000;
+/// Iterations of the interrupt round trips (IPI, timer), unless `rounds=` says otherwise.
+const DEFAULT_ROUNDS: u32 = 200;
+/// The most of either: keeps a typo from running for hours.
+const MAX_ITERATIONS: u64 = 1_000_000;
 /// How far ahead the timer is armed, in ticks.
 const TIMER_DELAY: u64 = 1000;
 
@@ -90,32 +99,40 @@ pub extern "C" fn main(dtb: u64) -> ! {
         .text(" cpus=")
         .number(platform.cpu_count as u64)
         .print();
+    let iterations = count_option(platform.bootargs, "iterations", DEFAULT_ITERATIONS);
+    // MAX_ITERATIONS fits a u32, so this never saturates.
+    let rounds = u32::try_from(count_option(
+        platform.bootargs,
+        "rounds",
+        u64::from(DEFAULT_ROUNDS),
+    ))
+    .unwrap_or(u32::MAX);
     gic.init_distributor();
     if !gic.init_cpu(mpidr(), &[IPI_SGI, VIRTUAL_TIMER_PPI]) {
         fail("no GICv3 redistributor for the boot CPU");
     }
 
-    let baseline = timed(ITERATIONS, || {
+    let baseline = timed(iterations, || {
         // SAFETY: an empty instruction sequence; it only keeps the loop from being removed.
         unsafe { asm!("", options(nomem, nostack, preserves_flags)) }
     });
-    let hypercall = timed(ITERATIONS, || {
+    let hypercall = timed(iterations, || {
         psci_call(&platform, PSCI_VERSION, 0, 0, 0);
     });
-    report("hypercall-psci-version", hypercall, baseline, ITERATIONS);
-    let read = timed(ITERATIONS, || {
+    report("hypercall-psci-version", hypercall, baseline, iterations);
+    let read = timed(iterations, || {
         gic.distributor_read(GICD_TYPER);
     });
-    report("gicd-typer-read", read, baseline, ITERATIONS);
+    report("gicd-typer-read", read, baseline, iterations);
     // SPIs 32-35 are never enabled here, so their priority does not matter.
-    let write = timed(ITERATIONS, || {
+    let write = timed(iterations, || {
         gic.distributor_write(GICD_IPRIORITYR + 32, 0xa0a0_a0a0);
     });
-    report("gicd-ipriorityr-write", write, baseline, ITERATIONS);
+    report("gicd-ipriorityr-write", write, baseline, iterations);
 
-    timer_latency();
+    timer_latency(rounds);
     match other_cpu(&platform) {
-        Some(target) => ipi_latency(&platform, &gic, target),
+        Some(target) => ipi_latency(&platform, &gic, target, rounds),
         None => Line::new()
             .text("MICROBENCH-SKIP ipi-sgi-to-handler (one CPU)")
             .print(),
@@ -124,10 +141,30 @@ pub extern "C" fn main(dtb: u64) -> ! {
     semihosting::exit(0)
 }
 
-/// Virtual timer: armed `TIMER_DELAY` ticks ahead, from the deadline to handler entry.
-fn timer_latency() {
+/// `name=N` from the command line, within 1..=MAX_ITERATIONS; `default` without one. A bad
+/// value stops the run with a failure report naming the option.
+fn count_option(bootargs: &[u8], name: &str, default: u64) -> u64 {
+    let Some(text) = command_line::option(bootargs, name.as_bytes()) else {
+        return default;
+    };
+    match command_line::number(text) {
+        Some(count) if (1..=MAX_ITERATIONS).contains(&count) => count,
+        _ => {
+            Line::new()
+                .text("MICROBENCH-FAIL the command line's ")
+                .text(name)
+                .text("= is not a number from 1 to 1000000")
+                .print();
+            semihosting::exit(1)
+        }
+    }
+}
+
+/// Virtual timer, `rounds` times: armed `TIMER_DELAY` ticks ahead, from the deadline to handler
+/// entry.
+fn timer_latency(rounds: u32) {
     let mut total = 0;
-    for round in 1..=INTERRUPT_ITERATIONS {
+    for round in 1..=rounds {
         let deadline = counter() + TIMER_DELAY;
         CNTV_CVAL_EL0.set(deadline);
         CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
@@ -136,11 +173,12 @@ fn timer_latency() {
             .load(Ordering::Relaxed)
             .saturating_sub(deadline);
     }
-    report_events("vtimer-deadline-to-handler", total, INTERRUPT_ITERATIONS);
+    report_events("vtimer-deadline-to-handler", total, rounds);
 }
 
-/// Virtual IPI: SGI sent on this CPU to handler entry on `target`, started with PSCI CPU_ON.
-fn ipi_latency(platform: &Platform, gic: &Gic, target: u64) {
+/// Virtual IPI, `rounds` times: SGI sent on this CPU to handler entry on `target`, started with
+/// PSCI CPU_ON.
+fn ipi_latency(platform: &Platform, gic: &Gic, target: u64, rounds: u32) {
     let entry = entry::secondary_entry as *const () as u64;
     let status = psci_call(
         platform,
@@ -157,7 +195,7 @@ fn ipi_latency(platform: &Platform, gic: &Gic, target: u64) {
     }
     let target_mask = SECONDARY_READY.load(Ordering::Relaxed) as u8;
     let mut total = 0;
-    for round in 1..=INTERRUPT_ITERATIONS {
+    for round in 1..=rounds {
         let sent = counter();
         gic.send_sgi(IPI_SGI, target, target_mask);
         while IPI_COUNT.load(Ordering::Acquire) != round {
@@ -166,7 +204,7 @@ fn ipi_latency(platform: &Platform, gic: &Gic, target: u64) {
         }
         total += IPI_ARRIVAL.load(Ordering::Relaxed).saturating_sub(sent);
     }
-    report_events("ipi-sgi-to-handler", total, INTERRUPT_ITERATIONS);
+    report_events("ipi-sgi-to-handler", total, rounds);
 }
 
 /// The second CPU, from the entry code: takes SGIs until the run ends.

@@ -1,0 +1,100 @@
+//! Smoke run of the micro-benchmark guest (`images/microbench`, issue 5) under hyp-arm: with a
+//! few iterations (its `iterations=` and `rounds=` options) it must report every case and exit
+//! QEMU with status 0. No figure is checked: `cargo xtask bench --only micro` measures.
+//!
+//! Needs `HYP_ARM_MICROBENCH_GUEST` (the raw image `cargo xtask test` builds) besides the usual
+//! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use hyp_arm_system_tests::command_line::{option_value, GUEST_KERNEL_ADDRESS};
+use hyp_arm_system_tests::runner::images_from_environment;
+use hyp_arm_system_tests::{Failure, GicVersion, Qemu, QEMU};
+
+/// Few enough for CI: the run takes a few seconds.
+const OPTIONS: &str = "iterations=50 rounds=10";
+/// Every case the guest measures with two CPUs, as it names them in `MICROBENCH <name> ...`.
+const CASES: [&str; 5] = [
+    "hypercall-psci-version",
+    "gicd-typer-read",
+    "gicd-ipriorityr-write",
+    "vtimer-deadline-to-handler",
+    "ipi-sgi-to-handler",
+];
+/// From QEMU's start to the guest's exit, on a busy host.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn microbench_guest() -> PathBuf {
+    let Some(path) = std::env::var_os("HYP_ARM_MICROBENCH_GUEST") else {
+        panic!(
+            "HYP_ARM_MICROBENCH_GUEST is not set: run the system tests through `cargo xtask test`"
+        );
+    };
+    PathBuf::from(path)
+}
+
+/// `<ticks per operation> <iterations>` after the case's name: two numbers.
+fn well_formed(fields: &str) -> bool {
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    matches!(fields.as_slice(), [ticks, iterations]
+        if ticks.parse::<f64>().is_ok() && iterations.parse::<u64>().is_ok())
+}
+
+fn reports_every_case(gic_version: GicVersion) -> Result<(), Failure> {
+    let images = images_from_environment();
+    let mut command = Command::new(QEMU);
+    command
+        .args([
+            "-M",
+            &format!("virt,virtualization=on,gic-version={gic_version}"),
+        ])
+        .args(["-cpu", "cortex-a57", "-smp", "2", "-m", "2G"])
+        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        // The guest reports through semihosting, which QEMU writes to its stderr.
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .arg("-kernel")
+        .arg(&images.hypervisor)
+        .arg("-device")
+        .arg(format!(
+            "guest-loader,addr={GUEST_KERNEL_ADDRESS:#x},kernel={},bootargs={}",
+            option_value(&microbench_guest().to_string_lossy()),
+            option_value(OPTIONS),
+        ));
+    let mut qemu = Qemu::spawn(command);
+    qemu.add_failure_pattern("MICROBENCH-FAIL");
+    qemu.wait_for("MICROBENCH-START", RUN_TIMEOUT)?;
+    qemu.wait_for("MICROBENCH-DONE", RUN_TIMEOUT)?;
+    for case in CASES {
+        let prefix = format!("MICROBENCH {case} ");
+        // A hypervisor line may run into the guest's (stdout and stderr share the buffer).
+        let report = qemu.find_line(|line| line.contains(&prefix));
+        let fields = report
+            .as_deref()
+            .and_then(|line| line.split_once(&prefix))
+            .map(|(_, fields)| fields.trim_end());
+        match fields {
+            Some(fields) if well_formed(fields) => {}
+            Some(fields) => {
+                return Err(qemu.failure(format!("cannot read `{prefix}{fields}`")));
+            }
+            None => return Err(qemu.failure(format!("the guest did not report `{case}`"))),
+        }
+    }
+    let status = qemu.wait_for_exit(RUN_TIMEOUT)?;
+    if status.code() != Some(0) {
+        return Err(qemu.failure(format!("QEMU exited with {status}, not 0")));
+    }
+    Ok(())
+}
+
+#[test]
+fn microbench_reports_every_case_on_gicv3() -> Result<(), Failure> {
+    reports_every_case(GicVersion::V3)
+}
+
+#[test]
+fn microbench_reports_every_case_on_gicv2() -> Result<(), Failure> {
+    reports_every_case(GicVersion::V2)
+}
