@@ -51,7 +51,8 @@ pub fn build(layout: &Layout, package: &str, name: &str) -> Result<PathBuf> {
     Ok(image)
 }
 
-/// The hostile guest, `target/images/hostile/hostile.img`.
+/// The hostile guest, `target/images/hostile/hostile.img` (also the virtio-vsock fault injector,
+/// with `vsock-faults` on its command line: tests/tests/vsock_faults.rs).
 pub fn hostile(layout: &Layout) -> Result<PathBuf> {
     build(layout, HOSTILE_PACKAGE, "hostile")
 }

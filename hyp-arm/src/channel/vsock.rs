@@ -75,7 +75,10 @@ impl fmt::Display for VsockError {
                     "virtio-vsock queue {queue}: {error}; device needs reset"
                 )
             }
-            Self::Channel(error) => write!(formatter, "vsock channel: {error}"),
+            Self::Channel(error) => write!(
+                formatter,
+                "vsock channel: {error}; nothing more moves through it"
+            ),
         }
     }
 }
@@ -180,7 +183,16 @@ impl VsockTransport {
     ) -> Result<MoveEffects, VsockError> {
         let mut effects = MoveEffects::default();
         match queue {
-            TRANSMIT_QUEUE => self.transmit(guest, channel, &mut effects)?,
+            TRANSMIT_QUEUE => {
+                self.transmit(guest, channel, &mut effects)?;
+                // RST replies to refused packets go out now: the driver adds no receive buffer
+                // for them (it has some already), and waiting for the backend's next doorbell
+                // would leave the guest's `connect` hanging, since the backend never saw the
+                // packet and has no reason to ring.
+                if !self.pending_resets.is_empty() {
+                    self.deliver(guest, channel, &mut effects)?;
+                }
+            }
             RECEIVE_QUEUE => self.deliver(guest, channel, &mut effects)?,
             // The event queue only holds buffers for events this device never sends.
             _ => {}

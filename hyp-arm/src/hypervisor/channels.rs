@@ -237,13 +237,11 @@ fn after_move(channel: &ChannelRuntime, moved: Result<MoveEffects, VsockError>) 
             set_frontend_interrupt(channel, effects.interrupt);
         }
         Err(error) => {
+            // The error says what follows: a queue's error that the device needs a reset, the
+            // ring's that the channel stopped.
             log_fault(
                 frontend,
-                format_args!(
-                    "channel {}: {}; the device needs a reset",
-                    channel.plan.name,
-                    Shown(&error)
-                ),
+                format_args!("channel {}: {}", channel.plan.name, Shown(&error)),
             );
             let level = channel.transport.lock().device().interrupt_level();
             set_frontend_interrupt(channel, level);

@@ -23,6 +23,16 @@ pub enum GicVersion {
     V3,
 }
 
+/// A `virtio,mmio` node: its register frame and its SPI's INTID (0 if it names none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtioNode {
+    pub base: u64,
+    pub intid: u32,
+}
+
+/// The most `virtio,mmio` nodes kept (QEMU virt has 32 transports, hyp-arm adds its own).
+pub const MAX_VIRTIO_NODES: usize = 48;
+
 /// The most device regions the probe skips.
 pub const MAX_OWNED_REGIONS: usize = 64;
 
@@ -42,6 +52,9 @@ pub struct Machine<'a> {
     /// The PL011 of `/chosen/stdout-path`, if that is one.
     pub uart: Option<u64>,
     pub bootargs: &'a [u8],
+    /// The `virtio,mmio` nodes, in tree order.
+    pub virtio: [VirtioNode; MAX_VIRTIO_NODES],
+    pub virtio_count: usize,
 }
 
 const NO_MEMORY: Error = Error("the device tree has no memory node");
@@ -108,6 +121,8 @@ pub unsafe fn read(dtb: u64) -> Result<Machine<'static>, Error> {
         psci_smc: false,
         uart: None,
         bootargs,
+        virtio: [VirtioNode::default(); MAX_VIRTIO_NODES],
+        virtio_count: 0,
     };
     let (mut memory, mut gic, mut psci) = (false, false, false);
     tree.for_each_node(|node| {
@@ -150,6 +165,15 @@ pub unsafe fn read(dtb: u64) -> Result<Machine<'static>, Error> {
             machine.gic_cpu_side = region(second);
             gic = true;
         }
+        if node.is_compatible(b"virtio,mmio") && machine.virtio_count < MAX_VIRTIO_NODES {
+            if let Some((base, _)) = node.reg(0) {
+                machine.virtio[machine.virtio_count] = VirtioNode {
+                    base,
+                    intid: first_spi(node).unwrap_or(0),
+                };
+                machine.virtio_count += 1;
+            }
+        }
         if !stdout.is_empty() && node.path_is(stdout) && node.is_compatible(b"arm,pl011") {
             machine.uart = node.reg(0).map(|(base, _)| base);
         }
@@ -191,6 +215,15 @@ fn take_interrupts(node: &Node, owned: &mut [u32; 32]) {
                 owned[intid / 32] |= 1 << (intid % 32);
             }
         }
+    }
+}
+
+/// The INTID of the first SPI in a node's `interrupts`.
+fn first_spi(node: &Node) -> Option<u32> {
+    let interrupts = node.property(b"interrupts")?;
+    match (big_endian(interrupts, 0)?, big_endian(interrupts, 4)?) {
+        (0, number) => number.checked_add(32),
+        _ => None,
     }
 }
 

@@ -7,6 +7,9 @@
 //! `HOSTILE-LEAK <what> <address>` per leak, then `HOSTILE-SUMMARY tried=N blocked=M leaked=L`,
 //! then idles (or powers off with `exit=poweroff`; see `options.rs` for the command line).
 //!
+//! With `vsock-faults` on the command line it drives the virtio-vsock device with malformed
+//! queues and packets instead (`vsock/mod.rs`).
+//!
 //! With the MMU off every access is Device-nGnRnE: misaligned accesses fault at EL1 before the
 //! hypervisor sees them, which counts as blocked.
 #![no_std]
@@ -24,6 +27,7 @@ mod machine;
 mod memory;
 mod options;
 mod tally;
+mod vsock;
 
 use crate::console::Line;
 use crate::machine::GicVersion;
@@ -45,6 +49,13 @@ pub extern "C" fn main(dtb: u64) -> ! {
         Ok(options) => options,
         Err(error) => fail(error.0),
     };
+    if options.vsock_faults {
+        if let Err(vsock::Failure(why)) = vsock::run(&machine) {
+            Line::new().text("VSOCK-FAULT-FAIL ").text(why).print();
+            halt();
+        }
+        finish(&options);
+    }
     Line::new()
         .text("HOSTILE-START gic=v")
         .number(match machine.gic_version {
@@ -73,7 +84,11 @@ pub extern "C" fn main(dtb: u64) -> ! {
         .print();
     memory::probe(&machine, &options);
     tally::print_summary();
+    finish(&options)
+}
 
+/// Powers off if the command line says so, or idles.
+fn finish(options: &options::Options) -> ! {
     if options.power_off {
         hypercall::call(hypercall::PSCI_SYSTEM_OFF, [0; 6]);
         fail("PSCI SYSTEM_OFF returned");

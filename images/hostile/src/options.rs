@@ -1,6 +1,8 @@
 //! The guest's command line (`/chosen/bootargs`): `probe=BASE-END[,BASE-END...]` (physical ranges
 //! to probe page by page), `stride=BYTES` (the step of the probe of the rest of the low 4 GiB,
-//! every page by default; 0 turns it off) and `exit=poweroff` (PSCI SYSTEM_OFF at the end instead of idling).
+//! every page by default; 0 turns it off), `exit=poweroff` (PSCI SYSTEM_OFF at the end instead of
+//! idling) and `vsock-faults` (instead of the probes, drive the virtio-vsock device with malformed
+//! queues and packets: see `vsock/mod.rs`).
 
 use crate::machine::Region;
 
@@ -17,6 +19,8 @@ pub struct Options {
     pub range_count: usize,
     pub stride: u64,
     pub power_off: bool,
+    /// Run the virtio-vsock fault injection instead of the isolation probes.
+    pub vsock_faults: bool,
 }
 
 /// What is wrong with the command line, as a sentence.
@@ -28,6 +32,7 @@ pub fn parse(command_line: &[u8]) -> Result<Options, Error> {
         range_count: 0,
         stride: DEFAULT_STRIDE,
         power_off: false,
+        vsock_faults: false,
     };
     for word in command_line
         .split(|&byte| byte == b' ')
@@ -57,6 +62,8 @@ pub fn parse(command_line: &[u8]) -> Result<Options, Error> {
             options.stride = number(value).ok_or(Error("stride= is not a number"))?;
         } else if word == b"exit=poweroff" {
             options.power_off = true;
+        } else if word == b"vsock-faults" {
+            options.vsock_faults = true;
         }
     }
     Ok(options)

@@ -530,4 +530,5 @@ fn corrupt_ring_stops_the_channel_but_not_the_device() {
     assert!(harness.notify(TRANSMIT_QUEUE).is_ok());
 }
 
+mod replies;
 mod reset_notice;

@@ -1,0 +1,244 @@
+//! The fault-injecting virtio-vsock driver (`images/hostile` with `vsock-faults`) in the android
+//! slot, beside the secure domain sharing its CPU: it feeds hyp-arm's virtio-vsock device the
+//! malformed virtqueues and packets Linux userspace cannot produce (docs/CHANNELS.md,
+//! "Fault-injection guest"). Every malformed queue must put the device into
+//! DEVICE_NEEDS_RESET, every malformed packet must be dropped (and answered with an RST where one
+//! is due), hyp-arm must log each against the android domain without panicking, and afterwards
+//! the keystore must still answer a well-formed request and the secure domain keep beating.
+//!
+//! Needs `HYP_ARM_HOSTILE_GUEST` (the raw image `cargo xtask test` builds) besides the usual
+//! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use hyp_arm_system_tests::command_line::{option_value, GUEST_KERNEL_ADDRESS};
+use hyp_arm_system_tests::runner::images_from_environment;
+use hyp_arm_system_tests::{secure, Failure, GicVersion, Qemu, QEMU};
+
+/// The guest's whole run takes about a second of guest time; allow for a busy host.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// What hyp-arm logs against the faulting domain.
+const ANDROID_LOG: &str = "[hyp] android: ";
+
+/// Each case: its name, the rest of its `VSOCK-FAULT` line, and what hyp-arm's log line about it
+/// contains (the error texts of `hyp-arm/src/channel/virtqueue.rs` and `vsock/header.rs`).
+const CASES: &[(&str, &str, &str)] = &[
+    (
+        "queue-size",
+        "needs-reset=yes",
+        "queue size 3 is not a power of two",
+    ),
+    (
+        "misaligned-descriptor-table",
+        "needs-reset=yes",
+        "is misaligned",
+    ),
+    (
+        "available-ring-outside-ram",
+        "needs-reset=yes",
+        "available ring: 2 bytes at",
+    ),
+    (
+        "descriptor-outside-ram",
+        "needs-reset=yes",
+        "descriptor 0: buffer of 48 bytes at",
+    ),
+    (
+        "descriptor-below-ram",
+        "needs-reset=yes",
+        "buffer of 64 bytes at 0x1000 is outside",
+    ),
+    (
+        "length-past-ram",
+        "needs-reset=yes",
+        "descriptor 0: buffer of 4096 bytes at",
+    ),
+    (
+        "address-wraps",
+        "needs-reset=yes",
+        "buffer of 512 bytes at 0xffffffffffffff00",
+    ),
+    (
+        "chain-loop",
+        "needs-reset=yes",
+        "chain from descriptor 0 loops back to descriptor 0",
+    ),
+    (
+        "next-out-of-range",
+        "needs-reset=yes",
+        "descriptor 0 chains to 19, beyond the queue size 16",
+    ),
+    (
+        "head-out-of-range",
+        "needs-reset=yes",
+        "available ring names descriptor 16",
+    ),
+    (
+        "available-index-jump",
+        "needs-reset=yes",
+        "available index jumped from 0 to 17",
+    ),
+    (
+        "indirect-descriptor",
+        "needs-reset=yes",
+        "descriptor 0 is indirect",
+    ),
+    (
+        "writable-before-readable",
+        "needs-reset=yes",
+        "descriptor 1 is device-readable but follows",
+    ),
+    (
+        "wrong-source-cid",
+        "reply=none expected=none healthy=yes",
+        "claims source CID 43",
+    ),
+    (
+        "wrong-destination-cid",
+        "reply=rst expected=rst healthy=yes",
+        "is addressed to CID 99",
+    ),
+    (
+        "unknown-type",
+        "reply=rst expected=rst healthy=yes",
+        "has type 2, not stream",
+    ),
+    (
+        "unknown-operation",
+        "reply=rst expected=rst healthy=yes",
+        "has unknown operation 99",
+    ),
+    (
+        "length-above-buffer",
+        "reply=rst expected=rst healthy=yes",
+        "says 100 payload bytes but has 20",
+    ),
+    (
+        "length-below-buffer",
+        "reply=rst expected=rst healthy=yes",
+        "says 8 payload bytes but has 20",
+    ),
+    (
+        "oversized-payload",
+        "reply=rst expected=rst healthy=yes",
+        "carries 4100 bytes, more than 4096",
+    ),
+    (
+        "shorter-than-header",
+        "reply=none expected=none healthy=yes",
+        "of 20 bytes is shorter than its 44-byte header",
+    ),
+    (
+        "reset-to-wrong-destination",
+        "reply=none expected=none healthy=yes",
+        "is addressed to CID 98",
+    ),
+];
+
+fn hostile_guest() -> PathBuf {
+    let Some(path) = std::env::var_os("HYP_ARM_HOSTILE_GUEST") else {
+        panic!("HYP_ARM_HOSTILE_GUEST is not set: run the system tests through `cargo xtask test`");
+    };
+    PathBuf::from(path)
+}
+
+fn faults_are_refused(gic_version: GicVersion) -> Result<(), Failure> {
+    let images = images_from_environment();
+    let mut command = Command::new(QEMU);
+    command
+        .args([
+            "-M",
+            &format!("virt,virtualization=on,gic-version={gic_version}"),
+        ])
+        .args(["-cpu", "cortex-a57", "-smp", "1", "-m", "2G"])
+        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(&images.hypervisor)
+        .arg("-device")
+        .arg(format!(
+            "guest-loader,addr={GUEST_KERNEL_ADDRESS:#x},kernel={},bootargs=vsock-faults",
+            option_value(&hostile_guest().to_string_lossy()),
+        ));
+    let mut qemu = Qemu::spawn(command);
+    qemu.add_failure_pattern("VSOCK-FAULT-FAIL");
+    qemu.wait_for(secure::UP, RUN_TIMEOUT)?;
+    qemu.wait_for("VSOCK-FAULTS-SUMMARY ", RUN_TIMEOUT)?;
+    // The secure domain may interrupt the guest's last line; by its next heartbeat the guest
+    // has long finished it.
+    let after = secure::next_heartbeat(&mut qemu)?;
+    let android = android_lines(&qemu.output());
+    let summary = find(&android, "VSOCK-FAULTS-SUMMARY ")
+        .ok_or_else(|| qemu.failure("the summary line did not end"))?;
+    let expected_summary = format!("cases={} refused={} answered=yes", CASES.len(), CASES.len());
+    if summary != expected_summary {
+        return Err(qemu.failure(format!(
+            "summary `{summary}`, expected `{expected_summary}`"
+        )));
+    }
+    check_cases(&qemu, &android)?;
+    let key = find(&android, "VSOCK-KEYSTORE status=0 public-key=")
+        .ok_or_else(|| qemu.failure("the keystore's answer was not printed"))?;
+    if key.len() != 64 || !key.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(qemu.failure(format!("not a 32-byte public key: `{key}`")));
+    }
+    // The guest now idles; the secure domain, sharing its CPU, must still be beating.
+    secure::check_heartbeats_continue(&mut qemu, after, 2)?;
+    secure::check_started_once(&qemu)?;
+    Ok(())
+}
+
+/// The android domain's lines, whole: the console shows a line the secure domain interrupted
+/// as `[android] <start>`, the secure domain's lines, then `[android] ... <rest>`.
+fn android_lines(output: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let Some(text) = line.trim_end().strip_prefix("[android] ") else {
+            continue;
+        };
+        match (text.strip_prefix("... "), lines.last_mut()) {
+            (Some(rest), Some(last)) => last.push_str(rest),
+            _ => lines.push(text.to_string()),
+        }
+    }
+    lines
+}
+
+/// The rest of the first line that starts with `prefix`.
+fn find<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix(prefix))
+        .map(str::trim)
+}
+
+/// Every case printed as expected, and hyp-arm logged each against the android domain.
+fn check_cases(qemu: &Qemu, android: &[String]) -> Result<(), Failure> {
+    let output = qemu.output();
+    for (name, outcome, log) in CASES {
+        let line = format!("VSOCK-FAULT {name} {outcome}");
+        if !android.contains(&line) {
+            return Err(qemu.failure(format!("no line `{line}`")));
+        }
+        let logged = output
+            .lines()
+            .any(|printed| printed.starts_with(ANDROID_LOG) && printed.contains(log));
+        if !logged {
+            return Err(qemu.failure(format!(
+                "hyp-arm did not log case {name} against android (`{log}`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn vsock_faults_are_refused_on_gicv2() -> Result<(), Failure> {
+    faults_are_refused(GicVersion::V2)
+}
+
+#[test]
+fn vsock_faults_are_refused_on_gicv3() -> Result<(), Failure> {
+    faults_are_refused(GicVersion::V3)
+}
