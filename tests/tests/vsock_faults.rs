@@ -189,20 +189,14 @@ fn faults_are_refused(gic_version: GicVersion) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The android domain's lines, whole: the console shows a line the secure domain interrupted
-/// as `[android] <start>`, the secure domain's lines, then `[android] ... <rest>`.
+/// The android domain's lines (the runner has already joined those the secure domain's output
+/// cut, tests/src/line_joiner.rs).
 fn android_lines(output: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for line in output.lines() {
-        let Some(text) = line.trim_end().strip_prefix("[android] ") else {
-            continue;
-        };
-        match (text.strip_prefix("... "), lines.last_mut()) {
-            (Some(rest), Some(last)) => last.push_str(rest),
-            _ => lines.push(text.to_string()),
-        }
-    }
-    lines
+    output
+        .lines()
+        .filter_map(|line| line.trim_end().strip_prefix("[android] "))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The rest of the first line that starts with `prefix`.
