@@ -143,16 +143,17 @@ pub fn emulate_access(
             (transport.device().interrupt_level(), None)
         })
     };
-    drop(transport);
+    // The interrupt line is settled before the lock goes (see `set_frontend_interrupt`).
     match result {
         Ok((level, moved)) => {
             registers.elr += instruction_length;
             match moved {
-                Some(moved) => after_move(channel, moved),
-                None => set_frontend_interrupt(channel, level),
+                Some(moved) => after_move(channel, &transport, moved),
+                None => set_frontend_interrupt(channel, &transport, level),
             }
         }
         Err(error) => {
+            drop(transport);
             log_fault(
                 domain,
                 format_args!("vCPU {vcpu}: virtio-vsock register access refused: {error}"),
@@ -177,11 +178,9 @@ pub fn backend_doorbell(domain: &Domain, number: u64) -> bool {
     };
     let frontend = &machine.domains[channel.frontend];
     let guest = DomainMemory::new(frontend);
-    let moved = channel
-        .transport
-        .lock()
-        .on_backend_doorbell(&guest, &channel.ring);
-    after_move(channel, moved);
+    let mut transport = channel.transport.lock();
+    let moved = transport.on_backend_doorbell(&guest, &channel.ring);
+    after_move(channel, &transport, moved);
     true
 }
 
@@ -196,9 +195,8 @@ pub fn reset_frontend(domain: &Domain) {
         let mut transport = channel.transport.lock();
         transport.reset();
         let notice = reset_notice(&mut transport, channel);
-        drop(transport);
         channel.frontend_level.store(false, Ordering::Release);
-        after_move(channel, notice);
+        after_move(channel, &transport, notice);
     }
 }
 
@@ -215,7 +213,12 @@ fn reset_notice(
         })
 }
 
-fn after_move(channel: &ChannelRuntime, moved: Result<MoveEffects, VsockError>) {
+/// Acts on what a move did; the caller still holds the channel's transport.
+fn after_move(
+    channel: &ChannelRuntime,
+    transport: &VsockTransport,
+    moved: Result<MoveEffects, VsockError>,
+) {
     let machine = machine();
     let frontend = &machine.domains[channel.frontend];
     match moved {
@@ -234,7 +237,7 @@ fn after_move(channel: &ChannelRuntime, moved: Result<MoveEffects, VsockError>) 
                 let backend = &machine.domains[channel.backend];
                 inject(backend, channel.plan.backend_interrupt);
             }
-            set_frontend_interrupt(channel, effects.interrupt);
+            set_frontend_interrupt(channel, transport, effects.interrupt);
         }
         Err(error) => {
             // The error says what follows: a queue's error that the device needs a reset, the
@@ -243,14 +246,18 @@ fn after_move(channel: &ChannelRuntime, moved: Result<MoveEffects, VsockError>) 
                 frontend,
                 format_args!("channel {}: {}", channel.plan.name, Shown(&error)),
             );
-            let level = channel.transport.lock().device().interrupt_level();
-            set_frontend_interrupt(channel, level);
+            let level = transport.device().interrupt_level();
+            set_frontend_interrupt(channel, transport, level);
         }
     }
 }
 
-/// Injects the frontend's interrupt when its line rises.
-fn set_frontend_interrupt(channel: &ChannelRuntime, level: bool) {
+/// Injects the frontend's interrupt when its line rises. `_transport` is the caller's hold on
+/// the channel's transport: the level must be computed and recorded under it, or a CPU that
+/// computed a falling level (the guest's InterruptACK) can record it after another CPU's rising
+/// one (the backend's reply) was dropped as "no edge", and the guest waits for its next timer
+/// tick to find the reply (seen as late wake-ups on the pinned plan).
+fn set_frontend_interrupt(channel: &ChannelRuntime, _transport: &VsockTransport, level: bool) {
     let was = channel.frontend_level.swap(level, Ordering::AcqRel);
     if level && !was {
         inject(
