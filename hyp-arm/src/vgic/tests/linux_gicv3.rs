@@ -474,3 +474,32 @@ fn disabled_pending_interrupt_costs_exits_nothing_until_enabled() {
     vgic.sync_and_fill(0, &mut list_registers).unwrap();
     assert_eq!(queued_intids(&list_registers), vec![spi]);
 }
+
+/// A new priority reaches the list register that holds the interrupt: the write kicks that
+/// list register's vCPU, whose next sync rewrites it.
+#[test]
+fn priority_write_rewrites_a_queued_list_register() {
+    let spi = VIRTUAL_SPIS[1];
+    let mut vgic = boot(2);
+    let mut list_registers = empty_list_registers(4);
+    Guest::new(&mut vgic, 0).gicd_write(GICD_ISENABLER + u64::from(spi / 32) * 4, 1 << (spi % 32));
+    vgic.inject(0, spi).unwrap();
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert_eq!(queued_intids(&list_registers), vec![spi]);
+    assert_eq!(list_registers[0].priority, 0xA0);
+    let outcome = Guest::new(&mut vgic, 1).gicd_write_byte(GICD_IPRIORITYR + u64::from(spi), 0x40);
+    assert!(outcome.kick.contains(0), "the list register's vCPU");
+    vgic.sync_and_fill(0, &mut list_registers).unwrap();
+    assert_eq!(list_registers[0].priority, 0x40);
+    // One that is not queued only takes the new priority.
+    let other = VIRTUAL_SPIS[2];
+    let outcome =
+        Guest::new(&mut vgic, 1).gicd_write_byte(GICD_IPRIORITYR + u64::from(other), 0x20);
+    assert!(outcome.kick.is_empty());
+    assert_eq!(
+        Guest::new(&mut vgic, 0).gicd_read(GICD_IPRIORITYR + u64::from(other & !3))
+            >> (8 * (other % 4))
+            & 0xFF,
+        0x20
+    );
+}
