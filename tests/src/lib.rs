@@ -5,6 +5,7 @@
 //! [`command_line`] is also what `cargo xtask run` uses, so people and tests boot the same way.
 #![forbid(unsafe_code)]
 
+pub mod bare_guest;
 pub mod command_line;
 pub mod console_decoder;
 pub mod guest;

@@ -6,12 +6,9 @@
 //! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use hyp_arm_system_tests::command_line::{option_value, GUEST_KERNEL_ADDRESS};
-use hyp_arm_system_tests::runner::images_from_environment;
-use hyp_arm_system_tests::{Failure, GicVersion, Qemu, QEMU};
+use hyp_arm_system_tests::{bare_guest, Failure, GicVersion, Qemu};
 
 /// Few enough for CI: the run takes a few seconds.
 const OPTIONS: &str = "iterations=50 rounds=10";
@@ -27,12 +24,7 @@ const CASES: [&str; 5] = [
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn microbench_guest() -> PathBuf {
-    let Some(path) = std::env::var_os("HYP_ARM_MICROBENCH_GUEST") else {
-        panic!(
-            "HYP_ARM_MICROBENCH_GUEST is not set: run the system tests through `cargo xtask test`"
-        );
-    };
-    PathBuf::from(path)
+    bare_guest::image("HYP_ARM_MICROBENCH_GUEST")
 }
 
 /// `<ticks per operation> <iterations>` after the case's name: two numbers.
@@ -43,25 +35,7 @@ fn well_formed(fields: &str) -> bool {
 }
 
 fn reports_every_case(gic_version: GicVersion) -> Result<(), Failure> {
-    let images = images_from_environment();
-    let mut command = Command::new(QEMU);
-    command
-        .args([
-            "-M",
-            &format!("virt,virtualization=on,gic-version={gic_version}"),
-        ])
-        .args(["-cpu", "cortex-a57", "-smp", "2", "-m", "2G"])
-        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
-        // The guest reports through semihosting, which QEMU writes to its stderr.
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .arg("-kernel")
-        .arg(&images.hypervisor)
-        .arg("-device")
-        .arg(format!(
-            "guest-loader,addr={GUEST_KERNEL_ADDRESS:#x},kernel={},bootargs={}",
-            option_value(&microbench_guest().to_string_lossy()),
-            option_value(OPTIONS),
-        ));
+    let command = bare_guest::command(gic_version, 2, &microbench_guest(), OPTIONS);
     let mut qemu = Qemu::spawn(command);
     qemu.add_failure_pattern("MICROBENCH-FAIL");
     qemu.wait_for("MICROBENCH-START", RUN_TIMEOUT)?;

@@ -10,12 +10,9 @@
 //! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use hyp_arm_system_tests::command_line::{option_value, GUEST_KERNEL_ADDRESS};
-use hyp_arm_system_tests::runner::images_from_environment;
-use hyp_arm_system_tests::{secure, Failure, GicVersion, Qemu, QEMU};
+use hyp_arm_system_tests::{bare_guest, secure, Failure, GicVersion, Qemu};
 
 /// The guest's whole run takes about a second of guest time; allow for a busy host.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -138,29 +135,11 @@ const CASES: &[(&str, &str, &str)] = &[
 ];
 
 fn hostile_guest() -> PathBuf {
-    let Some(path) = std::env::var_os("HYP_ARM_HOSTILE_GUEST") else {
-        panic!("HYP_ARM_HOSTILE_GUEST is not set: run the system tests through `cargo xtask test`");
-    };
-    PathBuf::from(path)
+    bare_guest::image("HYP_ARM_HOSTILE_GUEST")
 }
 
 fn faults_are_refused(gic_version: GicVersion) -> Result<(), Failure> {
-    let images = images_from_environment();
-    let mut command = Command::new(QEMU);
-    command
-        .args([
-            "-M",
-            &format!("virt,virtualization=on,gic-version={gic_version}"),
-        ])
-        .args(["-cpu", "cortex-a57", "-smp", "1", "-m", "2G"])
-        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
-        .arg("-kernel")
-        .arg(&images.hypervisor)
-        .arg("-device")
-        .arg(format!(
-            "guest-loader,addr={GUEST_KERNEL_ADDRESS:#x},kernel={},bootargs=vsock-faults",
-            option_value(&hostile_guest().to_string_lossy()),
-        ));
+    let command = bare_guest::command(gic_version, 1, &hostile_guest(), "vsock-faults");
     let mut qemu = Qemu::spawn(command);
     qemu.add_failure_pattern("VSOCK-FAULT-FAIL");
     qemu.wait_for(secure::UP, RUN_TIMEOUT)?;
