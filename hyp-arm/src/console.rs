@@ -48,7 +48,8 @@ static CONSOLE: spin::Once<&'static dyn ConsoleUart> = spin::Once::new();
 
 /// Held while a line or a defmt frame goes out; it also holds the multiplexer's line buffers and
 /// the defmt encoder's state, which live from one call to the next.
-static OUTPUT_LOCK: spin::mutex::SpinMutex<Output> = spin::mutex::SpinMutex::new(Output::new());
+static OUTPUT_LOCK: spin::mutex::SpinMutex<Output, crate::sync::YieldToOtherCpus> =
+    spin::mutex::SpinMutex::new(Output::new());
 
 /// What the holder of [`OUTPUT_LOCK`] may change.
 struct Output {

@@ -11,6 +11,7 @@ pub mod console;
 pub mod domain;
 pub mod mm;
 pub mod platform;
+pub mod sync;
 pub mod trap;
 pub mod vcpu_power;
 pub mod vdev;

@@ -16,6 +16,7 @@ use crate::console::Shown;
 use crate::domain::plan::{ChannelPlan, MAX_CHANNELS};
 use crate::hyp_log;
 use crate::platform::MemoryRange;
+use crate::sync::Mutex;
 use crate::trap::exit::{load_value, DataAbort};
 
 use super::boot::machine;
@@ -33,7 +34,7 @@ pub struct ChannelRuntime {
     pub frontend: usize,
     pub backend: usize,
     ring: RingMemory,
-    transport: spin::Mutex<VsockTransport>,
+    transport: Mutex<VsockTransport>,
     /// The frontend's interrupt line, to inject on a rise.
     frontend_level: AtomicBool,
 }
@@ -83,7 +84,7 @@ pub fn create_channels(
                     frontend,
                     backend,
                     ring,
-                    transport: spin::Mutex::new(transport),
+                    transport: Mutex::new(transport),
                     frontend_level: AtomicBool::new(false),
                 });
             }

@@ -16,6 +16,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::arch::context::El1Context;
 use crate::arch::entry::{self, MAX_PHYSICAL_CPUS};
 use crate::arch::{cpu, GuestRegisters};
+use crate::sync::Mutex;
 
 use super::boot::machine;
 use super::domain::Domain;
@@ -67,8 +68,8 @@ struct CpuSchedule {
     loaded: Option<usize>,
 }
 
-static SCHEDULES: [spin::Mutex<CpuSchedule>; MAX_PHYSICAL_CPUS] = [const {
-    spin::Mutex::new(CpuSchedule {
+static SCHEDULES: [Mutex<CpuSchedule>; MAX_PHYSICAL_CPUS] = [const {
+    Mutex::new(CpuSchedule {
         hosted: heapless::Vec::new(),
         loaded: None,
     })

@@ -10,6 +10,7 @@ use crate::console::input::{InputAction, InputRouter};
 use crate::console::{self, Shown};
 use crate::hyp_log;
 use crate::platform::MemoryRange;
+use crate::sync::Mutex;
 use crate::trap::exit::{load_value, DataAbort};
 use crate::vdev::pl011::{Pl011, ReceiveOutcome};
 
@@ -24,7 +25,7 @@ pub struct EmulatedUart {
     pub window: MemoryRange,
     /// The virtual SPI it raises (the real console's).
     pub intid: u32,
-    model: spin::Mutex<Pl011>,
+    model: Mutex<Pl011>,
     /// The interrupt line's last level, to inject on a rise.
     level: AtomicBool,
 }
@@ -34,7 +35,7 @@ impl EmulatedUart {
         EmulatedUart {
             window,
             intid,
-            model: spin::Mutex::new(Pl011::new()),
+            model: Mutex::new(Pl011::new()),
             level: AtomicBool::new(false),
         }
     }
@@ -112,7 +113,7 @@ fn update_interrupt(domain: &Domain, uart: &EmulatedUart, level: bool) {
 }
 
 /// Routes typed bytes; set up at boot when some domain takes console input.
-static INPUT_ROUTER: spin::Once<spin::Mutex<InputRouter>> = spin::Once::new();
+static INPUT_ROUTER: spin::Once<Mutex<InputRouter>> = spin::Once::new();
 
 /// Sets up console input: the router from the plan, the focused domain's output shown as it is
 /// typed. Returns whether any domain takes input (else the UART's interrupt stays off).
@@ -121,7 +122,7 @@ pub fn init_input(plan: &crate::domain::plan::SystemPlan) -> bool {
         Ok(router) => {
             let focus = router.focus();
             let _ = console::set_interactive_domain(focus);
-            INPUT_ROUTER.call_once(|| spin::Mutex::new(router));
+            INPUT_ROUTER.call_once(|| Mutex::new(router));
             focus.is_some()
         }
         Err(error) => {

@@ -11,6 +11,7 @@ use crate::domain::boot_layout::BootLayout;
 use crate::domain::plan::{DomainPlan, MAX_VCPUS_PER_DOMAIN};
 use crate::hyp_log;
 use crate::platform::MemoryRange;
+use crate::sync::Mutex;
 use crate::vcpu_power::VcpuPower;
 use crate::vgic::{Vgic, VgicConfig};
 
@@ -61,7 +62,7 @@ pub struct Domain {
     layout: BootLayout,
     device_tree: &'static [u8],
     /// The domain's virtual GIC.
-    pub vgic: &'static spin::Mutex<Vgic>,
+    pub vgic: &'static Mutex<Vgic>,
     pub vgic_config: VgicConfig,
     pub vcpus: [VcpuPower; MAX_VCPUS_PER_DOMAIN],
     state: AtomicU8,

@@ -22,6 +22,7 @@ use crate::platform::{
     BootModuleKind, GicRegions, GicVersion, MemoryRange, Platform, MAX_BOOT_MODULES,
     MAX_RESERVED_RANGES,
 };
+use crate::sync::Mutex;
 use crate::vcpu_power::VcpuPower;
 use crate::vgic::{GicVersion as VirtualGicVersion, InterruptSet, Vgic, VgicConfig, MAX_SPIS};
 
@@ -71,8 +72,8 @@ impl fmt::Display for DomainError {
 }
 
 /// Each domain's virtual GIC (statics: they are large and must not travel through the stack).
-static VGICS: [spin::Mutex<Vgic>; MAX_DOMAINS] =
-    [const { spin::Mutex::new(Vgic::unconfigured()) }; MAX_DOMAINS];
+static VGICS: [Mutex<Vgic>; MAX_DOMAINS] =
+    [const { Mutex::new(Vgic::unconfigured()) }; MAX_DOMAINS];
 
 /// Each domain's generated device tree, copied into its RAM at every (re)start.
 static mut DEVICE_TREES: [[u8; DEVICE_TREE_CAPACITY]; MAX_DOMAINS] =
