@@ -56,6 +56,14 @@ pub enum RefusalReason {
         uart: NodePath,
         owner: Option<&'static str>,
     },
+    /// One of the domain's devices has registers in the same 4 KiB page as a device of another
+    /// domain: stage 2 maps whole pages, so either would reach the other's registers.
+    SharedPage {
+        page: u64,
+        device: NodePath,
+        other_device: NodePath,
+        other_domain: &'static str,
+    },
 }
 
 impl fmt::Display for DomainRefusal {
@@ -104,6 +112,16 @@ impl fmt::Display for DomainRefusal {
                 "it has console = \"emulated-uart\", but the device tree names no console UART \
                  (/chosen/stdout-path)"
             ),
+            RefusalReason::SharedPage {
+                page,
+                device,
+                other_device,
+                other_domain,
+            } => write!(
+                formatter,
+                "its device {device} shares the page at {page:#x} with {other_device} of domain \
+                 `{other_domain}`; stage 2 maps whole pages, so devices in one page go to one domain"
+            ),
             RefusalReason::ConsoleUartNotOwned { uart, owner } => {
                 write!(
                     formatter,
@@ -142,6 +160,7 @@ impl<'plan> DeviceOwners<'plan> {
         owners.check_claims(platform);
         owners.check_interrupts(platform);
         owners.check_consoles(platform);
+        owners.check_pages(platform);
         owners
     }
 
@@ -328,5 +347,6 @@ fn claim_matches_malformed(claim: DeviceMatch, error: &PlatformError) -> bool {
     }
 }
 
+mod pages;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use fdt::Fdt;
 
 use super::error::{quote, MissingNode, NodeProblem, PlatformError};
-use super::tree::{self, node_error};
+use super::tree::{self, node_error, NodePath};
 
 /// Most physical CPUs recorded.
 pub const MAX_CPUS: usize = 8;
@@ -147,4 +147,25 @@ pub(crate) fn parse<'a>(
         Some(compatible) => Ok((cpus, compatible)),
         None => Err(PlatformError::Missing(MissingNode::Cpu)),
     }
+}
+
+/// The path of the `index`-th CPU node (the order of `parse`), for messages about that CPU.
+pub(crate) fn path_of(fdt: &Fdt<'_>, index: usize) -> Result<Option<NodePath>, PlatformError> {
+    let Some((cpus_node, cpus_path)) = tree::find_by_path(fdt, "/cpus")? else {
+        return Ok(None);
+    };
+    let mut path = cpus_path.clone();
+    let mut seen = 0;
+    for node in cpus_node.children() {
+        path.truncate(cpus_path.len());
+        tree::push_component(&mut path, node.name)?;
+        if tree::read_string(node, &path, "device_type")? != Some("cpu") {
+            continue;
+        }
+        if seen == index {
+            return Ok(Some(path));
+        }
+        seen += 1;
+    }
+    Ok(None)
 }

@@ -131,6 +131,9 @@ pub enum NodeProblem {
     BusesTooDeep { limit: usize },
     /// A `multiboot,module` without a more specific type after the kernel and ramdisk.
     UnknownModule,
+    /// A memory node whose `reg` sizes are all 0, and no other memory: a placeholder that the
+    /// board's firmware fills in at boot, so this tree alone describes no usable RAM.
+    MemoryLeftToFirmware,
 }
 
 fn plural(count: usize, singular: &'static str, plural: &'static str) -> &'static str {
@@ -212,6 +215,10 @@ impl fmt::Display for NodeProblem {
             Self::UnknownModule => formatter.write_str(
                 "a third plain \"multiboot,module\": only the first two have a meaning (kernel, ramdisk); \
                  give it a specific compatible",
+            ),
+            Self::MemoryLeftToFirmware => formatter.write_str(
+                "no usable memory: every `reg` range has size 0, a placeholder that the firmware \
+                 fills in at boot; start hyp-arm from that firmware (or write the sizes into the tree)",
             ),
         }
     }

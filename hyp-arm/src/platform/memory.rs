@@ -58,7 +58,8 @@ impl MemoryRange {
 }
 
 /// RAM from every root-level `device_type = "memory"` node, all `reg` entries, in tree order.
-/// Zero-sized entries (placeholders that firmware such as the Raspberry Pi's fills in) are skipped.
+/// Zero-sized entries (placeholders that firmware such as the Raspberry Pi's fills in) are skipped;
+/// when nothing else is left, the error names the placeholder rather than claiming no node exists.
 pub(crate) fn parse_memory(
     fdt: &Fdt<'_>,
 ) -> Result<heapless::Vec<MemoryRange, MAX_MEMORY_RANGES>, PlatformError> {
@@ -66,6 +67,9 @@ pub(crate) fn parse_memory(
     let cells = tree::child_cells(root, "")?;
     let mut memory = heapless::Vec::new();
     let mut path = NodePath::new();
+    // The first memory node whose `reg` holds only zero sizes: the tree of a board whose firmware
+    // (Raspberry Pi, Qualcomm's ABL, HiSilicon's UEFI) writes the sizes at boot.
+    let mut placeholder: Option<NodePath> = None;
     for node in root.children() {
         if tree::read_string(node, node.name, "device_type")? != Some("memory") {
             continue;
@@ -82,6 +86,9 @@ pub(crate) fn parse_memory(
             ));
         };
         let ranges = tree::decode_ranges_list::<MAX_MEMORY_RANGES>(value, cells, &path, "reg")?;
+        if placeholder.is_none() && ranges.iter().all(|range| range.size == 0) {
+            placeholder = Some(path.clone());
+        }
         for range in ranges.into_iter().filter(|range| range.size != 0) {
             memory.push(range).map_err(|_| {
                 node_error(
@@ -96,7 +103,10 @@ pub(crate) fn parse_memory(
         }
     }
     if memory.is_empty() {
-        return Err(PlatformError::Missing(MissingNode::Memory));
+        return Err(match placeholder {
+            Some(path) => node_error(&path, NodeProblem::MemoryLeftToFirmware),
+            None => PlatformError::Missing(MissingNode::Memory),
+        });
     }
     Ok(memory)
 }

@@ -3,6 +3,7 @@
 //! [`Platform::parse`] checks the blob's structure first ([`blob`]), because the `fdt` crate
 //! panics on malformed input, then reads CPUs, memory, the GIC, the timer, PSCI, /chosen and the
 //! device list. Every rejection is a [`PlatformError`] naming the node and property.
+//! [`Platform::limitations`] then says what of a well-formed machine hyp-arm cannot use yet.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::result_large_err,
@@ -17,10 +18,13 @@ mod error;
 mod gic;
 mod memory;
 pub(crate) mod psci;
+mod support;
 mod timer;
 pub(crate) mod tree;
 pub(crate) mod walk;
 
+#[cfg(test)]
+pub(crate) mod real_boards;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -37,6 +41,7 @@ pub use gic::{
 };
 pub use memory::{MemoryRange, MAX_MEMORY_RANGES, MAX_RESERVED_RANGES};
 pub use psci::{Psci, PsciMethod, PsciVersion, PSCI_COMPATIBLES};
+pub use support::{Capabilities, Unsupported, MAX_LIMITATIONS};
 pub use timer::Timer;
 pub use tree::{Cells, NodePath, StringList, MAX_DEPTH, MAX_PATH_LENGTH};
 pub use walk::{MAX_BUS_DEPTH, MAX_REG_ENTRIES};

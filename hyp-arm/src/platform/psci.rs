@@ -37,6 +37,11 @@ pub const PSCI_COMPATIBLES: &[&str] = &["arm,psci-1.0", "arm,psci-0.2", "arm,psc
 /// Reads the first enabled PSCI node among the root's and /firmware's children; `None` when
 /// there is none (spin-table boards).
 pub(crate) fn parse(fdt: &Fdt<'_>) -> Result<Option<Psci>, PlatformError> {
+    Ok(find(fdt)?.map(|(psci, _)| psci))
+}
+
+/// `parse`, with the path of the node it read (for messages about it).
+pub(crate) fn find(fdt: &Fdt<'_>) -> Result<Option<(Psci, NodePath)>, PlatformError> {
     for parent_path in ["/", "/firmware"] {
         let Some((parent, parent_path)) = tree::find_by_path(fdt, parent_path)? else {
             continue;
@@ -51,7 +56,7 @@ pub(crate) fn parse(fdt: &Fdt<'_>) -> Result<Option<Psci>, PlatformError> {
             if !compatible.contains_any(PSCI_COMPATIBLES) || !tree::is_enabled(node, &path)? {
                 continue;
             }
-            return read_psci(node, &path, compatible).map(Some);
+            return read_psci(node, &path, compatible).map(|psci| Some((psci, path)));
         }
     }
     Ok(None)

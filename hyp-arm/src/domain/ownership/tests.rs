@@ -324,3 +324,5 @@ fn optional_vcpus_shrink_to_the_cpus_present_instead_of_refusing() {
     android.optional_vcpus = false;
     assert_eq!(android.vcpu_count_on(1), 4);
 }
+
+mod real_boards;
