@@ -19,6 +19,7 @@ include!(concat!(env!("OUT_DIR"), "/system_plan.rs"));
 static BOARD: BoardConfig = BoardConfig {
     name: "QEMU virt",
     console: console_for,
+    console_drivers: &[PL011_COMPATIBLE],
     device_tree_fallback: Some(RAM_BASE),
     // QEMU's RAM is zero at power-on; restarts are always cleared.
     clear_guest_ram_at_first_boot: false,
@@ -27,6 +28,9 @@ static BOARD: BoardConfig = BoardConfig {
     gicv2_deactivate_by_maintenance: true,
     plan: &SYSTEM_PLAN,
 };
+
+/// The UART the console driver drives.
+const PL011_COMPATIBLE: &str = "arm,pl011";
 
 /// The console: a PL011 driven by the hypervisor.
 struct Console(Pl011);
@@ -48,7 +52,7 @@ impl ConsoleUart for Console {
 static CONSOLE: spin::Once<Console> = spin::Once::new();
 
 fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
-    if uart.compatible != "arm,pl011" {
+    if uart.compatible != PL011_COMPATIBLE {
         return None;
     }
     let console = CONSOLE.call_once(|| {

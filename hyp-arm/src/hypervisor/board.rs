@@ -11,6 +11,9 @@ pub struct BoardConfig {
     /// Builds the console driver for the UART that the device tree's `/chosen/stdout-path` names,
     /// or returns `None` when the board has no driver for that UART.
     pub console: fn(&Uart) -> Option<&'static dyn ConsoleUart>,
+    /// The `compatible` strings of the UARTs `console` has a driver for (the boot check of the
+    /// device tree names the console's when it is not among them).
+    pub console_drivers: &'static [&'static str],
     /// Where to look for the device tree when the loader passed none in x0. QEMU does that when
     /// `-kernel` is an ELF file: it then puts the device tree at the start of RAM instead of
     /// after the (Linux-style) image, where guest-loader modules may live.

@@ -11,7 +11,9 @@ use crate::hyp_log;
 use crate::mm::page_table::{
     Access, Geometry, MemoryKind, Regime, TablePool, TranslationTable, ENTRIES_PER_TABLE, PAGE_SIZE,
 };
-use crate::platform::{GicRegions, GicVersion, MemoryRange, NodePath, Platform, PsciMethod, Uart};
+use crate::platform::{
+    Capabilities, GicRegions, GicVersion, MemoryRange, NodePath, Platform, PsciMethod, Uart,
+};
 use crate::trap::smccc::function;
 
 use super::board::BoardConfig;
@@ -121,6 +123,20 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
         },
         dtb_address
     );
+
+    // What the tree describes that hyp-arm cannot use yet (docs/BOARDS.md): said up front, so
+    // that what fails later has its reason on the console.
+    let capabilities = Capabilities {
+        console_drivers: board.console_drivers,
+    };
+    match platform.limitations(&capabilities) {
+        Ok(limitations) => {
+            for limitation in &limitations {
+                hyp_log!("device tree: not supported: {}", Shown(limitation));
+            }
+        }
+        Err(error) => hyp_log!("device tree: cannot check it: {}", Shown(&error)),
+    }
 
     // 2. Logical CPU numbering: the boot CPU is 0, the others follow in device-tree order.
     let boot_affinity = cpu::mpidr_affinity();
