@@ -3,6 +3,7 @@
 
 mod bare_guest;
 mod bench;
+mod boot_bench;
 mod build;
 mod cpio;
 mod deps;
@@ -15,6 +16,7 @@ mod process;
 mod run;
 mod secure_domain;
 mod test;
+mod xen;
 
 use std::process::ExitCode;
 
@@ -48,7 +50,8 @@ enum Verb {
     Run(RunOptions),
     /// Run every test: host unit tests, then the QEMU system tests.
     Test(TestOptions),
-    /// Measure boot time to guest userspace, hyp-arm beside bare QEMU (docs/BENCHMARKS.md).
+    /// Measure boot time to guest userspace (hyp-arm beside bare QEMU and Xen), exit costs and the
+    /// keystore (docs/BENCHMARKS.md).
     Bench(BenchOptions),
 }
 

@@ -6,7 +6,6 @@
 //! The guest reports through semihosting, which QEMU writes to its stderr; the console (the
 //! hypervisors' logs) is on stdout. Report lines are picked out wherever they start in a line.
 
-use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,7 +17,8 @@ use anyhow::{bail, ensure, Context, Result};
 use hyp_arm_system_tests::command_line::option_value;
 
 use crate::layout::Layout;
-use crate::process::{self, run, say, shown};
+use crate::process::{say, shown};
+use crate::xen::{self, XenBoot};
 use crate::{bare_guest, build, BuildOptions};
 
 /// Under `-icount shift=0` QEMU's generic counter runs at 62.5 MHz against 1 GHz of
@@ -30,9 +30,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 const SOLO_DOMAINS: &str = "domains-solo.toml";
 /// CPUs per machine (the IPI needs two).
 const CPUS: u32 = 2;
-/// Debian's Xen hypervisor package, and what Xen is told: dom0 memory and its console.
-const XEN_PACKAGE: &str = "xen-hypervisor-4.17-arm64";
-const XEN_COMMAND_LINE: &str = "dom0_mem=512M console=dtuart dtuart=/pl011@9000000";
+/// The memory Xen gives its dom0 (the guest).
+const XEN_DOM0_MEMORY: &str = "512M";
 
 /// Runs the benchmark on bare QEMU, under hyp-arm and under Xen (GIC version `gic`, and
 /// `-icount shift=0,sleep=off` when `icount`) and returns the Markdown table.
@@ -49,7 +48,7 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
         },
     )?;
     let hypervisor = build::build(layout, &BuildOptions::for_board("qemu-virt"))?;
-    let xen = xen_image(layout)?;
+    let xen = xen::image(layout)?;
     let guest_module = |addr: &str| {
         format!(
             "guest-loader,addr={addr},kernel={}",
@@ -70,14 +69,17 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
         command
     };
 
-    // Xen is a Linux-format image, so QEMU puts the device tree at RAM + 128 MiB
-    // (0x48000000): the guest goes elsewhere. Under icount Xen 4.17 hangs with two CPUs.
+    // Under icount Xen 4.17 hangs with two CPUs.
     let mut xen_command = qemu(&hyp_machine, if icount { 1 } else { CPUS }, icount);
-    xen_command
-        .arg("-kernel")
-        .arg(&xen)
-        .args(["-append", XEN_COMMAND_LINE])
-        .args(["-device", &guest_module("0x50000000")]);
+    xen_command.args(
+        XenBoot {
+            command_line: format!("dom0_mem={XEN_DOM0_MEMORY} {}", xen::UART_CONSOLE),
+            dom0_kernel: &guest,
+            dom0_bootargs: None,
+            dom0_ramdisk: None,
+        }
+        .arguments(&xen)?,
+    );
 
     let columns = [
         (
@@ -277,48 +279,4 @@ fn table(gic: u8, icount: bool, columns: &[(&str, Vec<Measurement>)]) -> String 
         table.push_str(&format!(" {} |\n", iterations.unwrap_or(0)));
     }
     table
-}
-
-/// Debian's Xen hypervisor, downloaded and unpacked into `target/xen/` unless already there.
-/// (`cargo xtask deps` enables the arm64 architecture in dpkg.)
-fn xen_image(layout: &Layout) -> Result<PathBuf> {
-    let dir = layout.target().join("xen");
-    let image = dir.join("root/boot/xen-4.17-arm64");
-    if image.is_file() {
-        return Ok(image);
-    }
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    say(format!("downloading Xen ({XEN_PACKAGE})"));
-    // apt's download sandbox user may not be able to write here; root downloads as root.
-    let mut download = Command::new("apt-get");
-    download.current_dir(&dir).arg("download");
-    if process::is_root() {
-        download.args(["-o", "APT::Sandbox::User=root"]);
-    }
-    run(download.arg(format!("{XEN_PACKAGE}:arm64")))?;
-    let deb = fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with(XEN_PACKAGE))
-        })
-        .with_context(|| {
-            format!(
-                "apt-get download left no {XEN_PACKAGE} in {}",
-                dir.display()
-            )
-        })?;
-    run(Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(dir.join("root")))?;
-    ensure!(
-        image.is_file(),
-        "{} has no {}",
-        deb.display(),
-        image.display()
-    );
-    Ok(image)
 }
