@@ -43,14 +43,7 @@ impl VcpuSet {
 
     /// The vCPU indices, in increasing order.
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        let mut bits = self.0;
-        core::iter::from_fn(move || {
-            (bits != 0).then(|| {
-                let vcpu = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                vcpu
-            })
-        })
+        super::intid_bitmap::set_bit_indices(u32::from(self.0)).map(|vcpu| vcpu as usize)
     }
 }
 

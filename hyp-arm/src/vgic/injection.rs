@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::access::{VcpuSet, VgicError};
+use super::intid_bitmap::set_bit_indices;
 use super::list_register::{ListRegister, LrState};
 use super::state::Queued;
 use super::{Vgic, PRIVATE_INTERRUPTS, SGI_COUNT};
@@ -249,24 +250,21 @@ impl Vgic {
         let mut best = [(u32::MAX, 0u32); MAX_LIST_REGISTERS];
         let mut best_len = 0;
         let mut total = 0;
-        let Some(mut words) = self
+        let Some(words) = self
             .vcpus
             .get(vcpu)
             .map(|state| state.work.non_empty_words())
         else {
             return false;
         };
-        while words != 0 {
-            let word_index = words.trailing_zeros();
-            words &= words - 1;
-            // Re-read: handling one INTID may clear others of the word (never set new ones).
-            let mut bits = self
+        for word_index in set_bit_indices(words) {
+            // Read each word when its turn comes: handling one INTID may clear others (never set
+            // new ones).
+            let bits = self
                 .vcpus
                 .get(vcpu)
                 .map_or(0, |state| state.work.word(word_index));
-            while bits != 0 {
-                let intid = word_index * 32 + bits.trailing_zeros();
-                bits &= bits - 1;
+            for intid in set_bit_indices(bits).map(|bit| word_index * 32 + bit) {
                 match self.candidate(vcpu, intid) {
                     Candidate::Stale => self.clear_work(vcpu, intid),
                     Candidate::Waiting => self.park_work(vcpu, intid),
@@ -442,17 +440,11 @@ impl Vgic {
     /// The list registers of `vcpu` that hold an interrupt, as they are now (the caller may
     /// free them as it goes).
     fn occupied_slots(&self, vcpu: usize) -> impl Iterator<Item = usize> {
-        let mut occupied = self
+        let occupied = self
             .vcpus
             .get(vcpu)
             .map_or(0, |state| state.occupied_list_registers);
-        core::iter::from_fn(move || {
-            (occupied != 0).then(|| {
-                let slot = occupied.trailing_zeros() as usize;
-                occupied &= occupied - 1;
-                slot
-            })
-        })
+        set_bit_indices(u32::from(occupied)).map(|slot| slot as usize)
     }
 
     /// Records what list register `slot` of `vcpu` holds.

@@ -43,8 +43,8 @@ impl IntidBitmap {
 
     /// The INTIDs in the set, lowest first.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        set_bits(self.non_empty_words).flat_map(move |word| {
-            set_bits(self.words[word as usize]).map(move |bit| word * 32 + bit)
+        set_bit_indices(self.non_empty_words).flat_map(move |word| {
+            set_bit_indices(self.words[word as usize]).map(move |bit| word * 32 + bit)
         })
     }
 
@@ -60,7 +60,7 @@ impl IntidBitmap {
 
     /// Moves every INTID of `self` into `into`, leaving `self` empty.
     pub fn move_all_into(&mut self, into: &mut Self) {
-        for word in set_bits(self.non_empty_words) {
+        for word in set_bit_indices(self.non_empty_words) {
             into.words[word as usize] |= self.words[word as usize];
         }
         into.non_empty_words |= self.non_empty_words;
@@ -72,8 +72,9 @@ fn position(intid: u32) -> (usize, u32) {
     ((intid / 32) as usize, 1 << (intid % 32))
 }
 
-/// The indices of the bits set in `bits`, lowest first.
-fn set_bits(mut bits: u32) -> impl Iterator<Item = u32> {
+/// The indices of the bits set in `bits`, lowest first (the vGIC's bit sets: INTID words, vCPU
+/// sets, occupied list registers).
+pub(super) fn set_bit_indices(mut bits: u32) -> impl Iterator<Item = u32> {
     core::iter::from_fn(move || {
         (bits != 0).then(|| {
             let bit = bits.trailing_zeros();

@@ -4,6 +4,8 @@
 //! idling) and `vsock-faults` (instead of the probes, drive the virtio-vsock device with malformed
 //! queues and packets: see `vsock/mod.rs`).
 
+use hyp_arm_guest_support::command_line::number;
+
 use crate::machine::Region;
 
 /// The most `probe=` ranges.
@@ -67,21 +69,4 @@ pub fn parse(command_line: &[u8]) -> Result<Options, Error> {
         }
     }
     Ok(options)
-}
-
-/// `0x` hexadecimal or decimal.
-fn number(text: &[u8]) -> Option<u64> {
-    let (digits, radix) = match text.strip_prefix(b"0x") {
-        Some(hex) => (hex, 16),
-        None => (text, 10),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |value, &digit| {
-        let digit = (digit as char).to_digit(radix)?;
-        value
-            .checked_mul(u64::from(radix))?
-            .checked_add(u64::from(digit))
-    })
 }

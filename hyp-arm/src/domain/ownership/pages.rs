@@ -10,16 +10,8 @@ const PAGE_SIZE: u64 = 0x1000;
 
 /// The first page that `first` and `second` both touch, if any.
 fn shared_page(first: &MemoryRange, second: &MemoryRange) -> Option<u64> {
-    if first.size == 0 || second.size == 0 {
-        return None;
-    }
-    let pages = |range: &MemoryRange| {
-        let start = range.base & !(PAGE_SIZE - 1);
-        // The last byte's page; saturating so a range at the top of the address space is fine.
-        let last = range.base.saturating_add(range.size - 1) & !(PAGE_SIZE - 1);
-        (start, last)
-    };
-    let ((first_start, first_last), (second_start, second_last)) = (pages(first), pages(second));
+    let ((first_start, first_last), (second_start, second_last)) =
+        (page_span(first)?, page_span(second)?);
     let start = first_start.max(second_start);
     (start <= first_last.min(second_last)).then_some(start)
 }
@@ -40,6 +32,7 @@ const MAX_OWNED_RANGES: usize = 512;
 
 /// The first and last pages `range` touches; none for an empty range.
 fn page_span(range: &MemoryRange) -> Option<(u64, u64)> {
+    // Saturating, so that a range at the top of the address space is fine.
     let last_byte = range.base.saturating_add(range.size.checked_sub(1)?);
     Some((range.base & !(PAGE_SIZE - 1), last_byte & !(PAGE_SIZE - 1)))
 }
