@@ -4,6 +4,7 @@
 //! boot, where `hyp_arm::domain::ownership` checks the plan once more against the real tree.
 #![forbid(unsafe_code)]
 
+pub mod build_script;
 pub mod check;
 pub mod error;
 pub mod generate;
