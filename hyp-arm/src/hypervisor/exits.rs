@@ -38,10 +38,12 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
             smccc_call(guest, vcpu, registers);
         }
         Exit::DataAbort(abort) => {
-            if !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length)
+            // The virtual GIC first: guests trap on it far more often than on the others.
+            if !emulate_gic_access(guest, vcpu, registers, &abort, instruction_length)
+                && !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length)
                 && !channels::emulate_access(guest, vcpu, registers, &abort, instruction_length)
             {
-                data_abort(guest, vcpu, registers, &abort, instruction_length)
+                unassigned_access(guest, vcpu, registers, &abort)
             }
         }
         Exit::InstructionAbort {
@@ -209,55 +211,63 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
     registers.x[0] = result;
 }
 
-fn data_abort(
+/// An access to the virtual GIC's distributor or redistributors, emulated; `false` if `abort` is
+/// not one.
+fn emulate_gic_access(
     guest: &Domain,
     vcpu: usize,
     registers: &mut GuestRegisters,
     abort: &DataAbort,
     instruction_length: u64,
-) {
-    let gic = &machine().gic;
-    let emulated = if abort.access.is_some() {
-        gic.emulated_region(abort.ipa, guest.vcpu_count)
-    } else {
-        None
+) -> bool {
+    let Some(access) = abort.access else {
+        return false;
     };
-    match (emulated, abort.access) {
-        (Some(region), Some(access)) => {
-            let value = registers.get(access.register);
-            let result =
-                interrupts::emulate_mmio(guest, vcpu, region, access.width, access.is_write, value);
-            match result {
-                Ok(read_value) => {
-                    if !access.is_write {
-                        registers.set(access.register, load_value(&access, read_value));
-                    }
-                    registers.elr += instruction_length;
-                }
-                Err(error) => {
-                    log_fault(guest, format_args!(
-                        "vCPU {vcpu}: {} of {} bytes at IPA {:#x} (PC {:#x}) refused by the virtual GIC: {error}",
-                        if access.is_write { "write" } else { "read" },
-                        access.width,
-                        abort.ipa,
-                        registers.elr
-                    ));
-                    injection::inject_data_abort(registers, abort.virtual_address, abort.is_write);
-                }
+    let Some(region) = machine().gic.emulated_region(abort.ipa, guest.vcpu_count) else {
+        return false;
+    };
+    let value = registers.get(access.register);
+    match interrupts::emulate_mmio(guest, vcpu, region, access.width, access.is_write, value) {
+        Ok(read_value) => {
+            if !access.is_write {
+                registers.set(access.register, load_value(&access, read_value));
             }
+            registers.elr += instruction_length;
         }
-        _ => {
+        Err(error) => {
             log_fault(guest, format_args!(
-                "data abort: vCPU {vcpu} {} IPA {:#x} (VA {:#x}, PC {:#x}), which is neither its RAM nor \
-                 one of its devices: injecting a synchronous external abort",
-                if abort.is_write { "wrote" } else { "read" },
+                "vCPU {vcpu}: {} of {} bytes at IPA {:#x} (PC {:#x}) refused by the virtual GIC: {error}",
+                if access.is_write { "write" } else { "read" },
+                access.width,
                 abort.ipa,
-                abort.virtual_address,
                 registers.elr
             ));
             injection::inject_data_abort(registers, abort.virtual_address, abort.is_write);
         }
     }
+    true
+}
+
+/// An access that no emulated device claims and that is not the domain's RAM: the guest gets a
+/// synchronous external abort.
+fn unassigned_access(
+    guest: &Domain,
+    vcpu: usize,
+    registers: &mut GuestRegisters,
+    abort: &DataAbort,
+) {
+    log_fault(
+        guest,
+        format_args!(
+        "data abort: vCPU {vcpu} {} IPA {:#x} (VA {:#x}, PC {:#x}), which is neither its RAM nor \
+         one of its devices: injecting a synchronous external abort",
+        if abort.is_write { "wrote" } else { "read" },
+        abort.ipa,
+        abort.virtual_address,
+        registers.elr
+    ),
+    );
+    injection::inject_data_abort(registers, abort.virtual_address, abort.is_write);
 }
 
 fn system_register(

@@ -167,11 +167,11 @@ pub fn refill_list_registers(id: VcpuId) {
     let Some(domain) = machine.domains.get(id.domain) else {
         return;
     };
-    let gic = machine.gic.this_cpu();
     let mut vgic = domain.vgic.lock();
     if !vgic.needs_sync(id.vcpu) {
         return;
     }
+    let gic = machine.gic.this_cpu();
     let count = gic.list_register_count().min(MAX_LIST_REGISTERS);
     // The raw values are kept to write back only what changed; copying decoded arrays instead
     // cost hundreds of instructions per exit (a strict-alignment memcpy).
@@ -501,13 +501,6 @@ impl PhysicalGicEffects for PhysicalEffects<'_> {
             } else {
                 gic.disable(intid)
             };
-        }
-    }
-
-    fn set_priority(&mut self, interrupt: PhysicalInterrupt, priority: u8) {
-        // Keep every guest interrupt below the hypervisor's own.
-        if let Some((gic, intid)) = self.front_end(interrupt) {
-            let _ = gic.set_priority(intid, 0x80 | (priority >> 1));
         }
     }
 

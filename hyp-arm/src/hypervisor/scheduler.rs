@@ -80,11 +80,13 @@ static CURRENT: [AtomicUsize; MAX_PHYSICAL_CPUS] =
     [const { AtomicUsize::new(0) }; MAX_PHYSICAL_CPUS];
 
 /// The vCPU loaded on this CPU: the one whose exit is being handled.
+#[inline]
 pub fn current() -> Option<VcpuId> {
     VcpuId::decode(CURRENT[cpu::cpu_index()].load(Ordering::Relaxed))
 }
 
 /// The domain and vCPU index of the vCPU whose exit is being handled.
+#[inline]
 pub fn current_vcpu() -> Option<(&'static Domain, usize)> {
     let id = current()?;
     machine()

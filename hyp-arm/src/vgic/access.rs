@@ -168,6 +168,7 @@ pub(crate) enum Widths {
 }
 
 /// Checks an access's width and alignment.
+#[inline]
 pub(crate) fn check_access(offset: u64, width: u8, allowed: Widths) -> Result<(), VgicAccessError> {
     if !matches!(width, 1 | 2 | 4 | 8) {
         return Err(VgicAccessError::UnsupportedWidth { offset, width });

@@ -85,6 +85,7 @@ const ARRAY_OF_CHUNK: [Option<(u32, InterruptRegister)>; CHUNKS] = {
 
 impl InterruptRegister {
     /// The register array at `offset`, and the first INTID an access there covers.
+    #[inline]
     pub(crate) fn decode(offset: u64) -> Option<(Self, u32)> {
         let offset = u32::try_from(offset).ok()?;
         let (start, register) = (*ARRAY_OF_CHUNK.get((offset / CHUNK) as usize)?)?;
@@ -147,6 +148,7 @@ pub(crate) struct ArrayAccess {
 
 impl ArrayAccess {
     /// The INTIDs covered, each with its field's bit position.
+    #[inline]
     fn fields(&self) -> impl Iterator<Item = (u32, u32)> {
         let bits = self.register.bits_per_interrupt();
         let count = u32::from(self.width) * 8 / bits;
@@ -225,7 +227,7 @@ impl Vgic {
         physical: &mut impl PhysicalGicEffects,
     ) -> WriteOutcome {
         if access.register == InterruptRegister::Priority {
-            return self.write_priorities(access, value, physical);
+            return self.write_priorities(access, value);
         }
         let mut outcome = WriteOutcome::default();
         for (intid, shift) in access.fields() {
@@ -239,12 +241,8 @@ impl Vgic {
     /// its own: what `write_field` does for a priority byte, without its general dispatch. A
     /// priority decides neither whether an interrupt is work nor where it goes, so only one
     /// that sits in a list register needs its vCPU to rewrite it.
-    fn write_priorities(
-        &mut self,
-        access: &ArrayAccess,
-        value: u64,
-        physical: &mut impl PhysicalGicEffects,
-    ) -> WriteOutcome {
+    /// The physical GIC is not touched (`PhysicalGicEffects` says why).
+    fn write_priorities(&mut self, access: &ArrayAccess, value: u64) -> WriteOutcome {
         let mut outcome = WriteOutcome::default();
         for (intid, shift) in access.fields() {
             if !self.reaches(access.frame, intid) {
@@ -260,9 +258,6 @@ impl Vgic {
             state.priority = priority;
             if let Some(queued) = state.queued {
                 outcome.kick.insert(usize::from(queued.vcpu));
-            }
-            if state.is_hardware() {
-                physical.set_priority(PhysicalInterrupt::new(access.bank_vcpu, intid), priority);
             }
         }
         outcome

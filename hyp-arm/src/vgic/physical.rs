@@ -35,12 +35,15 @@ impl PhysicalInterrupt {
 /// What the physical GIC must do when the guest programs an interrupt it owns (hardware-mapped:
 /// `VgicConfig::owned_spis` and `hardware_ppis`). The caller implements it over the GIC driver;
 /// each call names an interrupt the domain owns, never another.
+///
+/// A priority is not among them: a guest's GICD_IPRIORITYR write changes only the virtual
+/// priority (the list register's), which alone decides delivery inside the guest. Physically
+/// every guest interrupt keeps the one priority the GIC driver gives it at start-up, below the
+/// hypervisor's own, so a guest cannot reorder what the hypervisor acknowledges first, and the
+/// write costs no physical distributor access.
 pub trait PhysicalGicEffects {
     /// GICD_ISENABLER / GICD_ICENABLER.
     fn set_enabled(&mut self, interrupt: PhysicalInterrupt, enabled: bool);
-    /// GICD_IPRIORITYR, as the guest wrote it; the caller may rebase it below the hypervisor's
-    /// own interrupts.
-    fn set_priority(&mut self, interrupt: PhysicalInterrupt, priority: u8);
     /// GICD_ICFGR (SPIs only: hardware PPIs keep their physical configuration).
     fn set_trigger(&mut self, interrupt: PhysicalInterrupt, trigger: Trigger);
     /// Route the SPI to the physical CPU that runs `vcpu`.
@@ -58,7 +61,6 @@ pub struct NoPhysicalEffects;
 
 impl PhysicalGicEffects for NoPhysicalEffects {
     fn set_enabled(&mut self, _interrupt: PhysicalInterrupt, _enabled: bool) {}
-    fn set_priority(&mut self, _interrupt: PhysicalInterrupt, _priority: u8) {}
     fn set_trigger(&mut self, _interrupt: PhysicalInterrupt, _trigger: Trigger) {}
     fn route_spi(&mut self, _intid: u32, _vcpu: usize) {}
     fn set_pending(&mut self, _interrupt: PhysicalInterrupt, _pending: bool) {}

@@ -38,7 +38,6 @@ fn vgic(version: GicVersion, vcpu_count: usize) -> Box<Vgic> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Effect {
     Enabled(PhysicalInterrupt, bool),
-    Priority(PhysicalInterrupt, u8),
     Trigger(PhysicalInterrupt, Trigger),
     Route(u32, usize),
     Pending(PhysicalInterrupt, bool),
@@ -54,9 +53,6 @@ struct Recorder {
 impl PhysicalGicEffects for Recorder {
     fn set_enabled(&mut self, interrupt: PhysicalInterrupt, enabled: bool) {
         self.effects.push(Effect::Enabled(interrupt, enabled));
-    }
-    fn set_priority(&mut self, interrupt: PhysicalInterrupt, priority: u8) {
-        self.effects.push(Effect::Priority(interrupt, priority));
     }
     fn set_trigger(&mut self, interrupt: PhysicalInterrupt, trigger: Trigger) {
         self.effects.push(Effect::Trigger(interrupt, trigger));
@@ -78,7 +74,6 @@ impl Recorder {
         for effect in &self.effects {
             let intid = match *effect {
                 Effect::Enabled(interrupt, _)
-                | Effect::Priority(interrupt, _)
                 | Effect::Trigger(interrupt, _)
                 | Effect::Pending(interrupt, _)
                 | Effect::Active(interrupt, _) => interrupt.intid(),
