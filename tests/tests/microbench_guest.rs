@@ -1,6 +1,8 @@
 //! Smoke run of the micro-benchmark guest (`images/microbench`, issue 5) under hyp-arm: with a
 //! few iterations (its `iterations=` and `rounds=` options) it must report every case and exit
-//! QEMU with status 0. No figure is checked: `cargo xtask bench --only micro` measures.
+//! QEMU with status 0. No figure is checked: `cargo xtask bench --only micro` measures. On GICv3
+//! it also counts hyp-arm's instructions with the PMU (`pmu=el2`, under `-icount`, where QEMU
+//! counts instructions), and each synchronous case must report a count above zero.
 //!
 //! Needs `HYP_ARM_MICROBENCH_GUEST` (the raw image `cargo xtask test` builds) besides the usual
 //! `HYP_ARM_IMAGE` and `HYP_ARM_LOG_DIR`.
@@ -20,6 +22,14 @@ const CASES: [&str; 5] = [
     "vtimer-deadline-to-handler",
     "ipi-sgi-to-handler",
 ];
+/// The cases the guest counts EL2 instructions for, with `pmu=el2`.
+const SYNCHRONOUS_CASES: [&str; 3] = [
+    "hypercall-psci-version",
+    "gicd-typer-read",
+    "gicd-ipriorityr-write",
+];
+/// QEMU counts the PMU's instruction event only with a fixed icount shift.
+const ICOUNT: [&str; 2] = ["-icount", "shift=0,sleep=off"];
 /// From QEMU's start to the guest's exit, on a busy host.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -34,8 +44,16 @@ fn well_formed(fields: &str) -> bool {
         if ticks.parse::<f64>().is_ok() && iterations.parse::<u64>().is_ok())
 }
 
-fn reports_every_case(gic_version: GicVersion) -> Result<(), Failure> {
-    let command = bare_guest::command(gic_version, 2, &microbench_guest(), OPTIONS);
+fn reports_every_case(gic_version: GicVersion, count_el2: bool) -> Result<(), Failure> {
+    let options = if count_el2 {
+        format!("{OPTIONS} pmu=el2")
+    } else {
+        OPTIONS.to_string()
+    };
+    let mut command = bare_guest::command(gic_version, 2, &microbench_guest(), &options);
+    if count_el2 {
+        command.args(ICOUNT);
+    }
     let mut qemu = Qemu::spawn(command);
     qemu.add_failure_pattern("MICROBENCH-FAIL");
     qemu.wait_for("MICROBENCH-START", RUN_TIMEOUT)?;
@@ -56,6 +74,24 @@ fn reports_every_case(gic_version: GicVersion) -> Result<(), Failure> {
             None => return Err(qemu.failure(format!("the guest did not report `{case}`"))),
         }
     }
+    if count_el2 {
+        for case in SYNCHRONOUS_CASES {
+            let prefix = format!("MICROBENCH-EL2 {case} ");
+            let count = qemu
+                .find_line(|line| line.contains(&prefix))
+                .and_then(|line| {
+                    let (_, count) = line.split_once(&prefix)?;
+                    count.trim_end().parse::<f64>().ok()
+                });
+            match count {
+                Some(count) if count > 0.0 => {}
+                Some(_) => {
+                    return Err(qemu.failure(format!("`{prefix}` counted no EL2 instructions")))
+                }
+                None => return Err(qemu.failure(format!("no readable `{prefix}<count>` line"))),
+            }
+        }
+    }
     let status = qemu.wait_for_exit(RUN_TIMEOUT)?;
     if status.code() != Some(0) {
         return Err(qemu.failure(format!("QEMU exited with {status}, not 0")));
@@ -65,10 +101,10 @@ fn reports_every_case(gic_version: GicVersion) -> Result<(), Failure> {
 
 #[test]
 fn microbench_reports_every_case_on_gicv3() -> Result<(), Failure> {
-    reports_every_case(GicVersion::V3)
+    reports_every_case(GicVersion::V3, true)
 }
 
 #[test]
 fn microbench_reports_every_case_on_gicv2() -> Result<(), Failure> {
-    reports_every_case(GicVersion::V2)
+    reports_every_case(GicVersion::V2, false)
 }

@@ -32,6 +32,9 @@ const SOLO_DOMAINS: &str = "domains-solo.toml";
 const CPUS: u32 = 2;
 /// The memory Xen gives its dom0 (the guest).
 const XEN_DOM0_MEMORY: &str = "512M";
+/// The guest's option to count the hypervisor's instructions with the PMU (INST_RETIRED at EL2,
+/// exact under icount).
+const EL2_COUNTING: &str = "pmu=el2";
 
 /// Runs the benchmark on bare QEMU, under hyp-arm and under Xen (GIC version `gic`, and
 /// `-icount shift=0,sleep=off` when `icount`) and returns the Markdown table.
@@ -49,11 +52,17 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
     )?;
     let hypervisor = build::build(layout, &BuildOptions::for_board("qemu-virt"))?;
     let xen = xen::image(layout)?;
+    // Under icount the guest also counts, with the PMU, the instructions run at EL2.
+    let el2_bootargs = icount.then(|| EL2_COUNTING.to_string());
     let guest_module = |addr: &str| {
-        format!(
+        let mut module = format!(
             "guest-loader,addr={addr},kernel={}",
             option_value(&guest.to_string_lossy())
-        )
+        );
+        if let Some(bootargs) = &el2_bootargs {
+            module.push_str(&format!(",bootargs={bootargs}"));
+        }
+        module
     };
 
     let mut bare = qemu(&format!("virt,gic-version={gic}"), CPUS, icount);
@@ -75,6 +84,8 @@ pub fn microbench(layout: &Layout, gic: u8, icount: bool) -> Result<String> {
         XenBoot {
             command_line: format!("dom0_mem={XEN_DOM0_MEMORY} {}", xen::UART_CONSOLE),
             dom0_kernel: &guest,
+            // Xen 4.17 has no PMU for its guests: it answers the first PMU access with an
+            // undefined-instruction exception.
             dom0_bootargs: None,
             dom0_ramdisk: None,
         }
@@ -128,11 +139,13 @@ fn qemu(machine: &str, cpus: u32, icount: bool) -> Command {
     command
 }
 
-/// One operation's result: ticks per operation and iterations.
+/// One operation's result: ticks per operation and iterations, and the instructions the
+/// hypervisor ran per operation if the guest counted them.
 struct Measurement {
     name: String,
     ticks: f64,
     iterations: u64,
+    el2_instructions: Option<f64>,
 }
 
 /// Runs QEMU until the guest exits and returns its measurements.
@@ -190,13 +203,29 @@ fn results(mut command: Command) -> Result<Vec<Measurement>> {
         last_lines(&text, 20)
     );
     ensure!(status.success(), "`{line}` failed ({status})");
-    reports(&text)
+    let mut measurements = reports(&text)
         .filter_map(|report| report.strip_prefix("MICROBENCH "))
         .map(|fields| {
             measurement(fields)
                 .with_context(|| format!("cannot read the guest's report `MICROBENCH {fields}`"))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    for fields in reports(&text).filter_map(|report| report.strip_prefix("MICROBENCH-EL2 ")) {
+        let (name, instructions) = el2_count(fields)
+            .with_context(|| format!("cannot read the guest's report `MICROBENCH-EL2 {fields}`"))?;
+        if let Some(measurement) = measurements.iter_mut().find(|m| m.name == name) {
+            measurement.el2_instructions = Some(instructions);
+        }
+    }
+    Ok(measurements)
+}
+
+/// `<name> <instructions per operation>`: the hypervisor's share, counted by the PMU.
+fn el2_count(fields: &str) -> Option<(&str, f64)> {
+    let mut fields = fields.split_whitespace();
+    let name = fields.next()?;
+    let instructions = fields.next()?.parse().ok()?;
+    fields.next().is_none().then_some((name, instructions))
 }
 
 /// `<name> <ticks per operation> <iterations>`, as the guest reports it.
@@ -206,6 +235,7 @@ fn measurement(fields: &str) -> Option<Measurement> {
         name: fields.next()?.to_string(),
         ticks: fields.next()?.parse().ok()?,
         iterations: fields.next()?.parse().ok()?,
+        el2_instructions: None,
     };
     fields.next().is_none().then_some(measurement)
 }
@@ -251,6 +281,18 @@ fn table(gic: u8, icount: bool, columns: &[(&str, Vec<Measurement>)]) -> String 
             header.push_str(&format!(" {system} (instructions) |"));
         }
     }
+    // The systems whose guest counted EL2 instructions (not bare QEMU, which has no EL2).
+    let counted: Vec<usize> = (0..columns.len())
+        .filter(|&column| {
+            columns[column]
+                .1
+                .iter()
+                .any(|m| m.el2_instructions.is_some())
+        })
+        .collect();
+    for &column in &counted {
+        header.push_str(&format!(" {} (EL2 instructions, PMU) |", columns[column].0));
+    }
     header.push_str(" iterations |");
     let cells = header.matches('|').count() - 1;
     table.push_str(&header);
@@ -275,8 +317,61 @@ fn table(gic: u8, icount: bool, columns: &[(&str, Vec<Measurement>)]) -> String 
                 });
             }
         }
+        for &column in &counted {
+            table.push_str(&match found[column].and_then(|m| m.el2_instructions) {
+                Some(instructions) => format!(" {instructions:.0} |"),
+                None => " – |".to_string(),
+            });
+        }
         let iterations = found.iter().flatten().map(|m| m.iterations).max();
         table.push_str(&format!(" {} |\n", iterations.unwrap_or(0)));
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(name: &str, ticks: f64, el2_instructions: Option<f64>) -> Measurement {
+        Measurement {
+            name: name.to_string(),
+            ticks,
+            iterations: 2000,
+            el2_instructions,
+        }
+    }
+
+    #[test]
+    fn reports_are_read_strictly() {
+        assert_eq!(
+            el2_count("gicd-typer-read 407.00"),
+            Some(("gicd-typer-read", 407.0))
+        );
+        assert_eq!(el2_count("gicd-typer-read"), None);
+        assert_eq!(el2_count("gicd-typer-read 407 extra"), None);
+        assert_eq!(el2_count("gicd-typer-read many"), None);
+        let report = measurement("hypercall-psci-version 16.81 2000").expect("valid");
+        assert_eq!(report.ticks, 16.81);
+        assert!(measurement("hypercall-psci-version 16.81").is_none());
+    }
+
+    #[test]
+    fn the_pmu_column_appears_only_for_systems_that_counted() {
+        let columns = [
+            ("bare QEMU", vec![measured("hypercall", 0.37, None)]),
+            ("hyp-arm", vec![measured("hypercall", 16.81, Some(263.0))]),
+            ("Xen 4.17", vec![measured("hypercall", 29.75, None)]),
+        ];
+        let table = table(3, true, &columns);
+        assert!(
+            table.contains("| hyp-arm (EL2 instructions, PMU) |"),
+            "{table}"
+        );
+        assert!(!table.contains("Xen 4.17 (EL2"), "{table}");
+        assert!(
+            table.contains("| hypercall | 0.37 | 16.81 | 29.75 | 6 | 269 | 476 | 263 | 2000 |"),
+            "{table}"
+        );
+    }
 }

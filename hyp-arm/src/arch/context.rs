@@ -73,9 +73,12 @@ system_registers!(
     "csselr_el1",
     "cntkctl_el1",
     "mdscr_el1",
+    // The PMU's global enable: a domain's counters stop while another domain's vCPU runs on
+    // its CPU, so they cannot count that domain's events (the counters themselves are shared).
+    "pmcr_el0",
 );
 
-const SYSTEM_REGISTER_COUNT: usize = 24;
+const SYSTEM_REGISTER_COUNT: usize = 25;
 const _: () = assert!(SYSTEM_REGISTER_NAMES.len() == SYSTEM_REGISTER_COUNT);
 
 /// SCTLR_EL1 at reset: the RES1 bits (29, 28, 23, 22, 20, 11), MMU and caches off.

@@ -66,14 +66,30 @@ pub fn configure_guest_traps(trap_wait_for_interrupt: bool) {
     CNTVOFF_EL2.set(0);
     // No FP/SIMD traps: EL2 itself never touches FP registers (softfloat target).
     CPTR_EL2.set(0x33ff);
-    // Give the guest every PMU counter; no debug or PMU traps.
+    // Give the guest every PMU counter; no debug or PMU traps. Where the CPU can (PMUv3 for
+    // Armv8.1 and later), a guest may not count events at EL2: the hypervisor's work is not its
+    // to observe. Cortex-A57's PMU (Armv8.0) has no such control.
     let counters = (PMCR_EL0.read() >> 11) & 0x1f;
-    MDCR_EL2.set(counters);
+    let pmu_version = (ID_AA64DFR0_EL1.get() >> 8) & 0xf;
+    let prohibit_el2_counting =
+        if (PMU_VERSION_V8_1..PMU_IMPLEMENTATION_DEFINED).contains(&pmu_version) {
+            MDCR_EL2_HPMD
+        } else {
+            0
+        };
+    MDCR_EL2.set(counters | prohibit_el2_counting);
     let midr = MIDR_EL1.get();
     // SAFETY: VPIDR_EL2 only changes what EL1 reads from MIDR_EL1.
     unsafe { asm!("msr vpidr_el2, {}", in(reg) midr, options(nomem, nostack)) };
     barrier::isb(barrier::SY);
 }
+
+/// ID_AA64DFR0_EL1.PMUVer values: PMUv3 for Armv8.1 (which adds MDCR_EL2.HPMD), and
+/// "implementation defined" (not PMUv3).
+const PMU_VERSION_V8_1: u64 = 0x4;
+const PMU_IMPLEMENTATION_DEFINED: u64 = 0xf;
+/// MDCR_EL2.HPMD: no event counting at EL2.
+const MDCR_EL2_HPMD: u64 = 1 << 17;
 
 /// PMCR_EL0, read-only use (aarch64-cpu has no accessor for it).
 struct PmcrEl0;

@@ -2,7 +2,9 @@
 //! a null hypercall, trapped GIC distributor accesses (stage-2 data aborts the hypervisor
 //! emulates), a virtual IPI between two vCPUs and virtual timer interrupt latency. It reports
 //! through semihosting (`MICROBENCH <name> <ticks per operation> <iterations>` lines, then
-//! `MICROBENCH-DONE`) and exits QEMU.
+//! `MICROBENCH-DONE`) and exits QEMU. With `pmu=el2` it also reports, for the synchronous
+//! operations, the instructions the hypervisor ran per operation (`MICROBENCH-EL2 <name>
+//! <instructions>`), from the PMU.
 //!
 //! Entered like a Linux kernel: EL1, MMU off, x0 = device tree, anywhere in RAM. Under
 //! `-icount shift=0` one counter tick is 16 instructions.
@@ -17,6 +19,7 @@
 mod device_tree;
 mod entry;
 mod gic;
+mod pmu;
 mod semihosting;
 
 use core::arch::asm;
@@ -112,23 +115,35 @@ pub extern "C" fn main(dtb: u64) -> ! {
         fail("no GICv3 redistributor for the boot CPU");
     }
 
-    let baseline = timed(iterations, || {
+    let el2_instructions = match command_line::option(platform.bootargs, b"pmu") {
+        None => None,
+        Some(b"el2") => match pmu::El2Instructions::start() {
+            Some(counter) => Some(counter),
+            None => fail("pmu=el2: this CPU has no PMUv3"),
+        },
+        Some(_) => fail("the command line's pmu= can only be el2"),
+    };
+    let counter = el2_instructions.as_ref();
+    let baseline = measured("empty-loop", iterations, counter, || {
         // SAFETY: an empty instruction sequence; it only keeps the loop from being removed.
         unsafe { asm!("", options(nomem, nostack, preserves_flags)) }
     });
-    let hypercall = timed(iterations, || {
+    let name = "hypercall-psci-version";
+    let hypercall = measured(name, iterations, counter, || {
         psci_call(&platform, PSCI_VERSION, 0, 0, 0);
     });
-    report("hypercall-psci-version", hypercall, baseline, iterations);
-    let read = timed(iterations, || {
+    report(name, hypercall, baseline, iterations);
+    let name = "gicd-typer-read";
+    let read = measured(name, iterations, counter, || {
         gic.distributor_read(GICD_TYPER);
     });
-    report("gicd-typer-read", read, baseline, iterations);
+    report(name, read, baseline, iterations);
     // SPIs 32-35 are never enabled here, so their priority does not matter.
-    let write = timed(iterations, || {
+    let name = "gicd-ipriorityr-write";
+    let write = measured(name, iterations, counter, || {
         gic.distributor_write(GICD_IPRIORITYR + 32, 0xa0a0_a0a0);
     });
-    report("gicd-ipriorityr-write", write, baseline, iterations);
+    report(name, write, baseline, iterations);
 
     timer_latency(rounds);
     match other_cpu(&platform) {
@@ -362,6 +377,32 @@ fn report(name: &str, ticks: u64, baseline: u64, iterations: u64) {
         .hundredths(hundredths)
         .text(" ")
         .number(iterations)
+        .print();
+}
+
+/// `timed`, and with `el2_instructions` also the hypervisor's instructions per operation,
+/// reported at once.
+fn measured(
+    name: &str,
+    iterations: u64,
+    el2_instructions: Option<&pmu::El2Instructions>,
+    operation: impl FnMut(),
+) -> u64 {
+    let before = el2_instructions.map(pmu::El2Instructions::read);
+    let ticks = timed(iterations, operation);
+    if let (Some(counter), Some(before)) = (el2_instructions, before) {
+        report_el2(name, counter.read().wrapping_sub(before), iterations);
+    }
+    ticks
+}
+
+/// Prints the hypervisor's instructions per operation: `instructions` over `iterations`.
+fn report_el2(name: &str, instructions: u32, iterations: u64) {
+    Line::new()
+        .text("MICROBENCH-EL2 ")
+        .text(name)
+        .text(" ")
+        .hundredths(u64::from(instructions) * 100 / iterations)
         .print();
 }
 
