@@ -8,6 +8,7 @@ mod build;
 mod cpio;
 mod deps;
 mod guest_programs;
+mod image;
 mod initramfs;
 mod keystore_bench;
 mod layout;
@@ -53,6 +54,8 @@ enum Verb {
     /// Measure boot time to guest userspace (hyp-arm beside bare QEMU and Xen), exit costs and the
     /// keystore (docs/BENCHMARKS.md).
     Bench(BenchOptions),
+    /// Boot media for a board's own loader (rpi4: an SD card under target/images/rpi4/).
+    Image(image::ImageOptions),
 }
 
 #[derive(clap::Args, Clone)]
@@ -167,6 +170,7 @@ fn main() -> ExitCode {
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),
         Verb::Bench(options) => bench::bench(&layout, &options),
+        Verb::Image(options) => image::image(&layout, &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,7 +19,7 @@ pub fn install_vectors() {
 
 /// This CPU's MPIDR_EL1 affinity fields (Aff3..Aff0), without the flag bits.
 pub fn mpidr_affinity() -> u64 {
-    MPIDR_EL1.get() & 0xff_00ff_ffff
+    MPIDR_EL1.get() & super::entry::MPIDR_AFFINITY_MASK
 }
 
 /// The physical address size the CPU implements, in bits.

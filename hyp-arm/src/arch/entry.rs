@@ -3,10 +3,13 @@
 //!
 //! A loader enters `_start` like a Linux kernel (Documentation/arch/arm64/booting.rst): MMU off,
 //! x0 = physical address of the device tree. Secondary CPUs enter `hyp_secondary_entry` through
-//! the firmware's PSCI CPU_ON with their logical index as the context ID.
+//! the firmware's PSCI CPU_ON with their logical index as the context ID, or (released from a
+//! firmware spin table, no argument guaranteed) `hyp_spin_table_entry`, which finds that index
+//! from MPIDR_EL1 in [`HYP_CPU_AFFINITIES`].
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
+use core::sync::atomic::AtomicU64;
 
 use super::GuestRegisters;
 
@@ -21,6 +24,18 @@ pub struct Stacks(pub [[u8; STACK_SIZE]; MAX_PHYSICAL_CPUS]);
 /// The per-CPU stacks (in .bss, zeroed by the primary entry before use).
 #[no_mangle]
 pub static mut HYP_STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_PHYSICAL_CPUS]);
+
+/// MPIDR affinity of each logical CPU (boot CPU first), for `hyp_spin_table_entry`; unused
+/// entries hold `NO_CPU`, which no MPIDR affinity (mask `MPIDR_AFFINITY_MASK`) equals. In .data
+/// (not .bss, which the boot CPU zeroes) and read with the MMU off: see `spin_table`.
+#[no_mangle]
+pub static HYP_CPU_AFFINITIES: [AtomicU64; MAX_PHYSICAL_CPUS] =
+    [const { AtomicU64::new(NO_CPU) }; MAX_PHYSICAL_CPUS];
+/// An unused entry of [`HYP_CPU_AFFINITIES`].
+pub const NO_CPU: u64 = u64::MAX;
+/// The affinity fields of MPIDR_EL1 (Aff3 at 39:32, Aff2..Aff0 at 23:0), as `cpu::mpidr_affinity`.
+pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
+const _: () = assert!(size_of::<AtomicU64>() == 8);
 
 /// The kinds of exception entry, passed from the vector stubs to Rust.
 pub mod exception_kind {
@@ -93,6 +108,29 @@ hyp_secondary_entry:
     bl      hyp_secondary_main
 4:  wfe
     b       4b
+
+/* A CPU released from a firmware spin table: MMU off, x0 undefined. Its logical index is its
+ * position in HYP_CPU_AFFINITIES (from 1: the boot CPU never comes here); a CPU not listed (more
+ * CPUs than hyp-arm drives) parks. */
+.global hyp_spin_table_entry
+hyp_spin_table_entry:
+    msr     daifset, #0xf
+    mrs     x1, mpidr_el1
+    mov     x2, #{affinity_low}
+    movk    x2, #{affinity_3}, lsl #32
+    and     x1, x1, x2
+    adrp    x2, HYP_CPU_AFFINITIES
+    add     x2, x2, :lo12:HYP_CPU_AFFINITIES
+    mov     x0, #1
+6:  cmp     x0, #{max_cpus}
+    b.hs    7f
+    ldr     x3, [x2, x0, lsl #3]
+    cmp     x3, x1
+    b.eq    hyp_secondary_entry
+    add     x0, x0, #1
+    b       6b
+7:  wfe
+    b       7b
 
 /* Guest exit: save x0-x30, ELR_EL2 and SPSR_EL2 into a GuestRegisters frame on this CPU's stack,
  * call hyp_handle_exception(frame, kind), restore the (possibly changed) frame and return. */
@@ -191,6 +229,9 @@ hyp_enter_guest:
     b       hyp_guest_restore
 "#,
     stack_size = const STACK_SIZE,
+    affinity_low = const MPIDR_AFFINITY_MASK & 0xff_ffff,
+    affinity_3 = const MPIDR_AFFINITY_MASK >> 32,
+    max_cpus = const MAX_PHYSICAL_CPUS,
     frame_size = const FRAME_SIZE,
     current_sp0 = const exception_kind::CURRENT_SP0,
     current_sync = const exception_kind::CURRENT_SYNC,
@@ -208,6 +249,8 @@ extern "C" {
     pub static hyp_vectors: u8;
     /// The secondary CPUs' entry point, handed to the firmware's PSCI CPU_ON.
     pub fn hyp_secondary_entry();
+    /// The entry written to a spin-table CPU's release address (no argument needed).
+    pub fn hyp_spin_table_entry();
     /// Enters the guest with `frame` on a fresh stack ending at `stack_top`; never returns (the
     /// next guest exit arrives at the vectors).
     pub fn hyp_enter_guest(frame: *const GuestRegisters, stack_top: usize) -> !;

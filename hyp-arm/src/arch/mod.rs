@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod entry;
 pub mod mmu;
 pub mod smc;
+pub mod spin_table;
 
 /// A guest's general-purpose registers, ELR_EL2 and SPSR_EL2 as saved on exit. The layout is shared
 /// with the assembly in `entry` (checked at compile time there).

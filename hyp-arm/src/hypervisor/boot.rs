@@ -5,14 +5,15 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::arch::entry::{self, MAX_PHYSICAL_CPUS};
 use crate::arch::mmu::{self, El2Translation};
-use crate::arch::{cpu, smc};
+use crate::arch::{cpu, smc, spin_table};
 use crate::console::Shown;
 use crate::hyp_log;
 use crate::mm::page_table::{
     Access, Geometry, MemoryKind, Regime, TablePool, TranslationTable, ENTRIES_PER_TABLE, PAGE_SIZE,
 };
+use crate::platform::secondary::{self, SecondaryStart, StartMethod};
 use crate::platform::{
-    Capabilities, GicRegions, GicVersion, MemoryRange, NodePath, Platform, PsciMethod, Uart,
+    Capabilities, GicRegions, GicVersion, MemoryRange, NodePath, Platform, Uart,
 };
 use crate::trap::smccc::function;
 
@@ -225,7 +226,7 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
     );
     scheduler::configure_this_cpu(0);
 
-    // 6. Secondary CPUs, through the firmware's PSCI.
+    // 6. Secondary CPUs: PSCI CPU_ON, or released from the firmware's spin table.
     start_secondaries(machine);
 
     // 7. Each domain's images, then the domains that wait for nobody.
@@ -299,33 +300,32 @@ extern "C" fn hyp_secondary_main(index: usize) -> ! {
     scheduler::idle()
 }
 
+/// Starts every other CPU the way its device-tree node says (platform::secondary decides and
+/// checks; a CPU that cannot be started is reported and stays off).
 fn start_secondaries(machine: &Machine) {
     let wanted = machine.cpu_affinities.len() - 1;
     if wanted == 0 {
         return;
     }
-    let Some(psci) = machine.platform.psci.as_ref() else {
-        hyp_log!("no PSCI in the device tree: running on the boot CPU only");
-        return;
-    };
-    if psci.method != PsciMethod::Smc {
-        hyp_log!(
-            "the host's PSCI method is HVC, which EL2 cannot call: running on the boot CPU only"
-        );
-        return;
-    }
-    let entry_point = entry::hyp_secondary_entry as *const () as u64;
+    // Secondaries read MACHINE (to find their translation) before their MMU and caches are on.
+    cpu::clean_to_point_of_coherency(
+        core::ptr::addr_of!(MACHINE) as usize,
+        core::mem::size_of_val(&MACHINE),
+    );
+    spin_table::publish_cpu_affinities(&machine.cpu_affinities);
+    let platform = &machine.platform;
+    let starts = secondary::plan_secondaries(
+        &platform.cpus,
+        &machine.cpu_affinities,
+        &platform.memory,
+        &platform.reserved,
+        platform.psci,
+    );
     let mut started = 0;
-    for (index, &affinity) in machine.cpu_affinities.iter().enumerate().skip(1) {
-        let result = smc::call(function::CPU_ON_64, affinity, entry_point, index as u64);
-        if result == 0 {
-            started += 1;
-        } else {
-            hyp_log!(
-                "PSCI CPU_ON for CPU {:#x} failed with {}",
-                affinity,
-                result as i64
-            );
+    for start in starts {
+        match start {
+            Ok(start) => started += usize::from(start_secondary(&start)),
+            Err(error) => hyp_log!("{}: it stays off", Shown(&error)),
         }
     }
     // Bounded wait: a CPU that never arrives is reported, not waited for forever.
@@ -337,6 +337,33 @@ fn start_secondaries(machine: &Machine) {
     }
     let ready = SECONDARIES_READY.load(Ordering::Acquire);
     hyp_log!("{} of {} secondary CPUs up", ready, wanted);
+}
+
+/// Starts one CPU; whether it was asked to (it reports in through SECONDARIES_READY).
+fn start_secondary(start: &SecondaryStart) -> bool {
+    match start.method {
+        StartMethod::Psci => {
+            let entry_point = entry::hyp_secondary_entry as *const () as u64;
+            let index = start.index as u64;
+            let result = smc::call(function::CPU_ON_64, start.mpidr, entry_point, index);
+            if result != 0 {
+                hyp_log!(
+                    "PSCI CPU_ON for CPU {:#x} failed with {}",
+                    start.mpidr,
+                    result as i64
+                );
+            }
+            result == 0
+        }
+        StartMethod::SpinTable { release_address } => {
+            // SAFETY: plan_secondaries checked that the release word is 8-byte aligned, in RAM
+            // (which the EL2 map covers, identity-mapped normal memory) and inside a reserved
+            // range, which hyp-arm never carves for a guest nor uses itself; the affinities were
+            // published above.
+            unsafe { spin_table::release(release_address) };
+            true
+        }
+    }
 }
 
 fn build_el2_map(

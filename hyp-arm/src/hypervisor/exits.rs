@@ -6,6 +6,7 @@ use core::sync::atomic::Ordering;
 use crate::arch::{cpu, smc, GuestRegisters};
 use crate::console::Shown;
 use crate::hyp_log;
+use crate::platform::psci;
 use crate::trap::exit::{
     load_value, DataAbort, Exit, SystemRegisterAccess, ICC_ASGI1R_EL1, ICC_SGI0R_EL1, ICC_SGI1R_EL1,
 };
@@ -134,6 +135,18 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
         Call::SystemOff => match guest.plan.on_system_off {
             SystemOffAction::StopDomain => guest.stop(vcpu),
             SystemOffAction::PowerOffMachine => {
+                // Guests get PSCI from hyp-arm whatever the host has; only powering the machine
+                // off needs the host's, and a spin-table board (the Pi 4) has none to call.
+                if let Some(why) = psci::why_not_callable(machine().platform.psci) {
+                    hyp_log!(
+                        "{}: SYSTEM_OFF from vCPU {}: cannot power the machine off ({}): \
+                         stopping the domain instead",
+                        guest.name(),
+                        vcpu,
+                        why
+                    );
+                    guest.stop(vcpu)
+                }
                 hyp_log!(
                     "{}: SYSTEM_OFF from vCPU {}: powering off",
                     guest.name(),

@@ -18,6 +18,7 @@ mod error;
 mod gic;
 mod memory;
 pub(crate) mod psci;
+pub mod secondary;
 mod support;
 mod timer;
 pub(crate) mod tree;

@@ -31,6 +31,23 @@ pub struct Psci {
     pub version: PsciVersion,
 }
 
+/// Why hyp-arm cannot call the host's PSCI `psci` from EL2 (for CPU_ON, SYSTEM_OFF), or `None`
+/// when it can: an SMC conduit and PSCI 0.2 or later.
+pub fn why_not_callable(psci: Option<Psci>) -> Option<&'static str> {
+    match psci {
+        None => Some("the tree has no enabled PSCI node"),
+        Some(Psci {
+            method: PsciMethod::Hvc,
+            ..
+        }) => Some("its conduit is HVC, which from EL2 traps to hyp-arm itself"),
+        Some(Psci {
+            version: PsciVersion::V0_1,
+            ..
+        }) => Some("it is PSCI 0.1, whose function IDs hyp-arm does not call"),
+        Some(_) => None,
+    }
+}
+
 /// Compatibles that mark a PSCI node, most specific first.
 pub const PSCI_COMPATIBLES: &[&str] = &["arm,psci-1.0", "arm,psci-0.2", "arm,psci"];
 

@@ -12,6 +12,7 @@ use super::cpu::{self, EnableMethod};
 use super::error::{quote, PlatformError, QuotedValue};
 use super::gic::GicRegions;
 use super::psci::{self, PsciMethod, PsciVersion};
+use super::secondary::{self, StartError};
 use super::tree::{self, NodePath};
 use super::Platform;
 
@@ -43,13 +44,9 @@ pub enum Unsupported {
         compatible: QuotedValue,
         drivers: &'static [&'static str],
     },
-    /// Secondary CPUs start by spin-table; hyp-arm starts them only with PSCI CPU_ON.
-    SpinTableCpus {
-        /// The first such CPU node, and how many there are.
-        first: NodePath,
-        release_address: u64,
-        count: usize,
-    },
+    /// A secondary CPU whose spin-table release word hyp-arm must not write
+    /// ([`secondary::StartError`]: unaligned, not RAM, or RAM that a guest could be given).
+    SpinTableRelease { cpu: NodePath, problem: StartError },
     /// A CPU's `enable-method` is "psci" but the tree has no PSCI node.
     CpuWithoutPsci { cpu: NodePath },
     /// The PSCI conduit is HVC, which from EL2 traps to hyp-arm itself.
@@ -94,16 +91,9 @@ impl fmt::Display for Unsupported {
                 }
                 formatter.write_str(")")
             }
-            Self::SpinTableCpus {
-                first,
-                release_address,
-                count,
-            } => write!(
-                formatter,
-                "{first}: `enable-method` is \"spin-table\" (`cpu-release-addr` \
-                 {release_address:#x}), as for {count} CPU(s): hyp-arm starts secondary CPUs \
-                 only with PSCI CPU_ON, so it would run on the boot CPU alone"
-            ),
+            Self::SpinTableRelease { cpu, problem } => {
+                write!(formatter, "{cpu}: {problem}: that CPU stays off")
+            }
             Self::CpuWithoutPsci { cpu } => write!(
                 formatter,
                 "{cpu}: `enable-method` is \"psci\", but no enabled node is compatible with \
@@ -192,20 +182,29 @@ impl<'dtb> Platform<'dtb> {
     fn cpu_limitations(&self, note: &mut impl FnMut(Unsupported)) -> Result<(), PlatformError> {
         let psci = psci::find(&self.fdt)?;
         if self.cpus.len() > 1 {
-            let spin_table =
-                self.cpus
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(index, cpu)| match cpu.enable_method {
-                        EnableMethod::SpinTable { release_addr } => Some((index, release_addr)),
-                        _ => None,
-                    });
-            let count = spin_table.clone().count();
-            if let Some((index, release_address)) = spin_table.clone().next() {
-                note(Unsupported::SpinTableCpus {
-                    first: self.cpu_path(index)?,
-                    release_address,
-                    count,
+            // Spin-table CPUs are released by hyp-arm (platform::secondary), provided their
+            // release word is one it may write: the first that is not is reported. Every CPU is
+            // checked as a secondary, since any of them may be the boot CPU.
+            let unusable = self.cpus.iter().enumerate().find_map(|(index, cpu)| {
+                if !matches!(cpu.enable_method, EnableMethod::SpinTable { .. }) {
+                    return None;
+                }
+                // Logical CPU 0 (the boot CPU) is skipped by the planner: a placeholder.
+                let logical = [u64::MAX, cpu.mpidr];
+                let problem = secondary::plan_secondaries(
+                    &self.cpus,
+                    &logical,
+                    &self.memory,
+                    &self.reserved,
+                    None,
+                )
+                .find_map(Result::err);
+                problem.map(|problem| (index, problem))
+            });
+            if let Some((index, problem)) = unusable {
+                note(Unsupported::SpinTableRelease {
+                    cpu: self.cpu_path(index)?,
+                    problem,
                 });
             }
             let wants_psci = self

@@ -7,6 +7,7 @@ mod devices;
 mod domains;
 mod generate;
 mod parse;
+mod rpi4;
 
 use crate::{check, parse, ReferenceTree};
 
