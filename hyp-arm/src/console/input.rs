@@ -324,6 +324,7 @@ mod tests {
                 escape: ESCAPE,
             },
             channels: &[],
+            virtual_devices: &[],
         }
     }
 

@@ -7,6 +7,7 @@ mod devices;
 mod domains;
 mod generate;
 mod parse;
+mod virtual_devices;
 
 use crate::{check, parse, ReferenceTree};
 
