@@ -17,7 +17,7 @@ use super::boot::machine;
 use super::domain::Domain;
 use super::injection;
 use super::interrupts;
-use super::{channels, scheduler, virtual_uart};
+use super::{board_devices, channels, scheduler, virtual_uart};
 
 /// A synchronous exception from the vCPU loaded on this CPU.
 pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
@@ -40,6 +40,13 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
         Exit::DataAbort(abort) => {
             if !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length)
                 && !channels::emulate_access(guest, vcpu, registers, &abort, instruction_length)
+                && !board_devices::emulate_access(
+                    guest,
+                    vcpu,
+                    registers,
+                    &abort,
+                    instruction_length,
+                )
             {
                 data_abort(guest, vcpu, registers, &abort, instruction_length)
             }

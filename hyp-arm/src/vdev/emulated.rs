@@ -73,12 +73,8 @@ pub trait DeviceContext {
 /// access and every console command, and injects the SPI when the answer is yes.
 pub trait EmulatedDevice: Sync {
     /// A guest read of `width` bytes (1, 2, 4 or 8) at `offset` in the window.
-    fn read(
-        &self,
-        context: &dyn DeviceContext,
-        offset: u64,
-        width: u8,
-    ) -> Result<u64, AccessError>;
+    fn read(&self, context: &dyn DeviceContext, offset: u64, width: u8)
+        -> Result<u64, AccessError>;
 
     /// A guest write of `width` bytes at `offset` in the window.
     fn write(
@@ -155,7 +151,13 @@ mod tests {
         fn read(&self, _: &dyn DeviceContext, offset: u64, _: u8) -> Result<u64, AccessError> {
             Err(AccessError::NoRegister { offset })
         }
-        fn write(&self, _: &dyn DeviceContext, offset: u64, _: u8, _: u64) -> Result<(), AccessError> {
+        fn write(
+            &self,
+            _: &dyn DeviceContext,
+            offset: u64,
+            _: u8,
+            _: u64,
+        ) -> Result<(), AccessError> {
             Err(AccessError::ReadOnly { offset })
         }
         fn take_interrupt(&self) -> bool {
@@ -184,7 +186,13 @@ mod tests {
 
     #[test]
     fn errors_say_what_was_refused() {
-        let text = format!("{}", AccessError::UnsupportedWidth { offset: 4, width: 1 });
+        let text = format!(
+            "{}",
+            AccessError::UnsupportedWidth {
+                offset: 4,
+                width: 1
+            }
+        );
         assert!(text.contains("1 bytes at offset 0x4"), "{text}");
     }
 }
