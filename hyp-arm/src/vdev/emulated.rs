@@ -22,6 +22,8 @@ pub enum AccessError {
     ReadOnly { offset: u64 },
     /// A read of a write-only register.
     WriteOnly { offset: u64 },
+    /// A command named a buffer that is not all in the domain's RAM.
+    BadGuestBuffer { address: u64, length: u64 },
 }
 
 impl fmt::Display for AccessError {
@@ -38,6 +40,10 @@ impl fmt::Display for AccessError {
             Self::WriteOnly { offset } => {
                 write!(formatter, "read of the write-only register at {offset:#x}")
             }
+            Self::BadGuestBuffer { address, length } => write!(
+                formatter,
+                "the buffer of {length} bytes at guest address {address:#x} is not all in its RAM"
+            ),
         }
     }
 }
