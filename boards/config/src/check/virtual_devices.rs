@@ -45,7 +45,10 @@ pub(super) fn check(checker: &mut Checker<'_>) {
                 ),
             );
         }
-        if devices[..index].iter().any(|other| other.name == device.name) {
+        if devices[..index]
+            .iter()
+            .any(|other| other.name == device.name)
+        {
             reject(
                 checker,
                 key(index, "name"),
