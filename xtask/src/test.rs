@@ -51,6 +51,14 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
             ..defmt_options.clone()
         },
     )?;
+    // The goldfish board (boards/goldfish, tests/tests/goldfish.rs).
+    let goldfish = build::build(
+        layout,
+        &BuildOptions {
+            log: Some(LogFormat::Defmt),
+            ..BuildOptions::for_board("goldfish")
+        },
+    )?;
     // Every vCPU on a CPU of its own (boards/qemu-virt/domains-pinned.toml).
     let pinned = build::build(
         layout,
@@ -86,6 +94,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_IMAGE", &hypervisor)
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_PINNED_IMAGE", &pinned)
+        .env("HYP_ARM_GOLDFISH_IMAGE", &goldfish)
         .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)

@@ -43,6 +43,8 @@ pub enum Problem {
     NoDomains,
     /// A `[[channel]]` that cannot work as written; the sentence says why.
     Channel(String),
+    /// A `[[virtual_device]]` that cannot work as written; the sentence says why.
+    VirtualDevice(String),
     TooManyDomains {
         count: usize,
         limit: usize,
@@ -211,7 +213,9 @@ impl fmt::Display for Problem {
                 )
             }
             Self::NoDomains => write!(formatter, "no [[domain]]: declare at least one"),
-            Self::Channel(sentence) => write!(formatter, "{sentence}"),
+            Self::Channel(sentence) | Self::VirtualDevice(sentence) => {
+                write!(formatter, "{sentence}")
+            }
             Self::TooManyDomains { count, limit } => write!(
                 formatter,
                 "{count} domains declared, but hyp-arm runs at most {limit} (plan::MAX_DOMAINS)"

@@ -19,6 +19,25 @@ pub struct Config {
     /// `[[channel]]` tables.
     #[serde(default, rename = "channel")]
     pub channels: Vec<Channel>,
+    /// `[[virtual_device]]` tables.
+    #[serde(default, rename = "virtual_device")]
+    pub virtual_devices: Vec<VirtualDevice>,
+}
+
+/// One `[[virtual_device]]`: a device hyp-arm emulates for `domain` with the register model
+/// the board crate registers under `name`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualDevice {
+    pub name: String,
+    pub domain: String,
+    /// The guest driver's device tree `compatible` (`google,goldfish-battery`).
+    pub compatible: String,
+    /// Guest-physical base of the register window.
+    pub address: u64,
+    pub size: Size,
+    /// The SPI's INTID in the domain.
+    pub interrupt: u32,
 }
 
 /// One `[[channel]]`: a virtio-vsock device in `frontend`, a ring in `backend`.

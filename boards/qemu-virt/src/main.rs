@@ -27,6 +27,7 @@ static BOARD: BoardConfig = BoardConfig {
     // QEMU 7.2's GICv2 loses the guest timer with hardware-bit deactivation (docs/ARCHITECTURE.md).
     gicv2_deactivate_by_maintenance: true,
     plan: &SYSTEM_PLAN,
+    emulated_devices: &[],
 };
 
 /// The UART the console driver drives.

@@ -28,6 +28,7 @@ static BOARD: BoardConfig = BoardConfig {
     // A real GIC-400 re-signals a level interrupt after a hardware-bit deactivation; the
     // maintenance workaround is for QEMU 7.2's model (docs/ARCHITECTURE.md).
     gicv2_deactivate_by_maintenance: false,
+    emulated_devices: &[],
     plan: &SYSTEM_PLAN,
 };
 

@@ -8,6 +8,7 @@
 //! | `n` | focus the next domain that takes input (in plan order, wrapping around) |
 //! | `1`..`9` | focus domain number 1..9, i.e. plan index 0..8 |
 //! | the escape byte | deliver one escape byte to the focused domain |
+//! | `:` | a command line for the board's emulated devices, ended by Enter (`battery capacity 42`); the escape byte abandons it, Backspace deletes |
 //! | anything else | nothing: both bytes are dropped |
 //!
 //! Only domains with an emulated UART take input; the others have no way to read it.
@@ -28,9 +29,15 @@ pub enum InputAction {
     /// The escape sequence named domain number `number` (1-based), which does not exist or
     /// takes no input; the focus did not move.
     NoSuchInputDomain { number: usize },
+    /// A command line ended: the caller takes it with [`InputRouter::take_command`] and hands
+    /// it to the board's emulated devices.
+    Command,
     /// Nothing to do (the byte started or ended an escape sequence, or no domain takes input).
     Nothing,
 }
+
+/// The longest command line; longer ones are cut (and then rejected by whoever parses them).
+pub const COMMAND_CAPACITY: usize = 80;
 
 /// A plan the router cannot follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +81,10 @@ pub struct InputRouter {
     focus: Option<usize>,
     /// The previous byte was the escape byte.
     escape_pending: bool,
+    /// A command line being typed (after the escape byte and `:`).
+    command: Option<heapless::Vec<u8, COMMAND_CAPACITY>>,
+    /// The last command line ended with Enter, not yet taken.
+    completed: Option<heapless::Vec<u8, COMMAND_CAPACITY>>,
 }
 
 impl InputRouter {
@@ -114,6 +125,8 @@ impl InputRouter {
             domain_count: count,
             focus,
             escape_pending: false,
+            command: None,
+            completed: None,
         })
     }
 
@@ -139,8 +152,43 @@ impl InputRouter {
         self.focus
     }
 
+    /// The command line that the last [`InputAction::Command`] announced (ASCII text), once.
+    pub fn take_command(&mut self) -> Option<heapless::Vec<u8, COMMAND_CAPACITY>> {
+        self.completed.take()
+    }
+
+    /// A byte while a command line is typed.
+    fn command_byte(&mut self, byte: u8) -> InputAction {
+        let Some(line) = self.command.as_mut() else {
+            return InputAction::Nothing;
+        };
+        match byte {
+            b'\r' | b'\n' => {
+                self.completed = self.command.take();
+                InputAction::Command
+            }
+            _ if byte == self.escape => {
+                self.command = None;
+                InputAction::Nothing
+            }
+            0x08 | 0x7f => {
+                line.pop();
+                InputAction::Nothing
+            }
+            b' '..=b'~' | b'\t' => {
+                // A full line drops the rest; its parser rejects what is left.
+                let _ = line.push(byte);
+                InputAction::Nothing
+            }
+            _ => InputAction::Nothing,
+        }
+    }
+
     /// Routes one byte typed on the console.
     pub fn receive(&mut self, byte: u8) -> InputAction {
+        if self.command.is_some() {
+            return self.command_byte(byte);
+        }
         if !core::mem::take(&mut self.escape_pending) {
             if byte == self.escape {
                 self.escape_pending = true;
@@ -150,6 +198,10 @@ impl InputRouter {
         }
         match byte {
             _ if byte == self.escape => self.deliver(byte),
+            b':' => {
+                self.command = Some(heapless::Vec::new());
+                InputAction::Nothing
+            }
             b'n' => match self.focus {
                 Some(current) => {
                     // Some domain takes input (the current one at least), so this ends.
@@ -324,6 +376,7 @@ mod tests {
                 escape: ESCAPE,
             },
             channels: &[],
+            virtual_devices: &[],
         }
     }
 
@@ -366,5 +419,32 @@ mod tests {
             InputRouterError::InitialFocusTakesNoInput { index: 0 }
         );
         assert!(error.to_string().contains("no emulated UART"));
+    }
+
+    #[test]
+    fn a_command_line_is_collected_until_enter() {
+        let mut router = InputRouter::new(ESCAPE, 0, &[true]).unwrap();
+        assert_eq!(router.receive(ESCAPE), InputAction::Nothing);
+        assert_eq!(router.receive(b':'), InputAction::Nothing);
+        for &byte in b"battery capx\x7facity 42" {
+            assert_eq!(router.receive(byte), InputAction::Nothing, "{byte:#x}");
+        }
+        assert_eq!(router.receive(b'\r'), InputAction::Command);
+        assert_eq!(
+            router.take_command().as_deref(),
+            Some(&b"battery capacity 42"[..])
+        );
+        assert_eq!(router.take_command(), None, "taken once");
+        assert_eq!(router.receive(b'x'), deliver(0, b'x'), "back to the domain");
+    }
+
+    #[test]
+    fn the_escape_byte_abandons_a_command_line() {
+        let mut router = InputRouter::new(ESCAPE, 0, &[true]).unwrap();
+        for byte in [ESCAPE, b':', b'k', ESCAPE] {
+            assert_eq!(router.receive(byte), InputAction::Nothing);
+        }
+        assert_eq!(router.receive(b'\r'), deliver(0, b'\r'));
+        assert_eq!(router.take_command(), None);
     }
 }

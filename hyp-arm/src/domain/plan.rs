@@ -21,6 +21,32 @@ pub struct SystemPlan {
     pub console: ConsolePlan,
     /// Channels between domains.
     pub channels: &'static [ChannelPlan],
+    /// Devices the board emulates for a domain (`[[virtual_device]]`), by name; the board crate
+    /// supplies each one's register model (`BoardConfig::emulated_devices`).
+    pub virtual_devices: &'static [VirtualDevicePlan],
+}
+
+/// The most board-emulated devices one system has.
+pub const MAX_VIRTUAL_DEVICES: usize = 8;
+
+/// A device hyp-arm emulates for one domain with a register model the board supplies (a
+/// goldfish battery, keypad, RTC or TTY on the goldfish board): its window stays unmapped in
+/// the domain's stage 2, every access traps and goes to the model, and its interrupt is a
+/// virtual SPI. The guest's device tree gets a node with `compatible`, `reg` and `interrupts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtualDevicePlan {
+    /// The name the board's implementation is registered under (`battery`).
+    pub name: &'static str,
+    /// The domain that sees it.
+    pub domain: &'static str,
+    /// The device tree `compatible` its guest driver matches (`google,goldfish-battery`).
+    pub compatible: &'static str,
+    /// Guest-physical base of its register window (page aligned).
+    pub address: u64,
+    /// Bytes of the window (a 4 KiB multiple).
+    pub size: u64,
+    /// The SPI it raises in the domain (INTID, virtual).
+    pub interrupt: u32,
 }
 
 /// The most channels one system has.

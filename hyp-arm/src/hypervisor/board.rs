@@ -3,6 +3,7 @@
 use crate::console::ConsoleUart;
 use crate::domain::plan::SystemPlan;
 use crate::platform::Uart;
+use crate::vdev::emulated::BoardDevice;
 
 /// A board's wiring, handed to `hypervisor::start` by the board crate's entry point.
 pub struct BoardConfig {
@@ -34,6 +35,9 @@ pub struct BoardConfig {
     /// The domains to run, generated at build time from the board's `domains.toml` (crate
     /// `hyp-arm-board-config`) and checked again at boot by `domain::ownership`.
     pub plan: &'static SystemPlan,
+    /// The register models of the plan's `[[virtual_device]]`s, by name (empty for boards that
+    /// emulate none). Checked at boot: a declared device without one is left out and logged.
+    pub emulated_devices: &'static [BoardDevice],
 }
 
 /// A guest kernel (arm64 Image), optional initramfs and command line linked into the image.

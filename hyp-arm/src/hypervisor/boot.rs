@@ -195,6 +195,7 @@ pub fn start(board: &'static BoardConfig, loader_dtb: usize, entered_at_el: u64)
             crate::domain::plan::Scheduling::Shared => "shared",
         }
     );
+    super::board_devices::init(board);
     let inputs = domain::Inputs {
         board,
         platform: &platform,

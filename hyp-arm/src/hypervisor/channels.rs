@@ -281,14 +281,14 @@ fn inject(domain: &Domain, intid: u32) {
 }
 
 /// A domain's RAM at EL2 (host RAM is identity-mapped there), every access checked against it.
-struct DomainMemory {
+pub(super) struct DomainMemory {
     ram: [GuestRamRange; 1],
     /// Host physical address minus guest-physical address.
     offset: u64,
 }
 
 impl DomainMemory {
-    fn new(domain: &Domain) -> DomainMemory {
+    pub(super) fn new(domain: &Domain) -> DomainMemory {
         DomainMemory {
             ram: [GuestRamRange {
                 base: GuestAddress(domain.ram.base),

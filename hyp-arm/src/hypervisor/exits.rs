@@ -18,7 +18,7 @@ use super::boot::machine;
 use super::domain::Domain;
 use super::injection;
 use super::interrupts;
-use super::{channels, scheduler, virtual_uart};
+use super::{board_devices, channels, scheduler, virtual_uart};
 
 /// A synchronous exception from the vCPU loaded on this CPU.
 pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
@@ -43,6 +43,13 @@ pub fn handle_synchronous_exit(registers: &mut GuestRegisters) {
             if !emulate_gic_access(guest, vcpu, registers, &abort, instruction_length)
                 && !virtual_uart::emulate_access(guest, vcpu, registers, &abort, instruction_length)
                 && !channels::emulate_access(guest, vcpu, registers, &abort, instruction_length)
+                && !board_devices::emulate_access(
+                    guest,
+                    vcpu,
+                    registers,
+                    &abort,
+                    instruction_length,
+                )
             {
                 unassigned_access(guest, vcpu, registers, &abort)
             }

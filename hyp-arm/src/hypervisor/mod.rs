@@ -3,6 +3,7 @@
 //! decisions come from the pure modules (`trap`, `vgic`, `mm`, `domain`).
 
 pub mod board;
+mod board_devices;
 mod boot;
 mod channels;
 mod domain;

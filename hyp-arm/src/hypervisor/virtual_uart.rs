@@ -139,7 +139,11 @@ pub fn receive_input() {
     };
     let domains = &machine().domains;
     while let Some(byte) = console::read_input_byte() {
-        let action = router.lock().receive(byte);
+        let (action, command) = {
+            let mut router = router.lock();
+            let action = router.receive(byte);
+            (action, router.take_command())
+        };
         match action {
             InputAction::Deliver { domain, byte } => {
                 let Some(domain) = domains.iter().find(|d| d.plan_index == domain) else {
@@ -167,6 +171,15 @@ pub fn receive_input() {
             }
             InputAction::NoSuchInputDomain { number } => {
                 hyp_log!("console input: no domain {} takes input", number);
+            }
+            InputAction::Command => {
+                // Printable ASCII only (the router keeps nothing else), so this never fails.
+                if let Some(line) = command
+                    .as_deref()
+                    .and_then(|l| core::str::from_utf8(l).ok())
+                {
+                    super::board_devices::run_command(line);
+                }
             }
             InputAction::Nothing => {}
         }

@@ -2,4 +2,5 @@
 //! host-tested; the caller decodes the access and injects the fault an error asks for).
 #![forbid(unsafe_code)]
 
+pub mod emulated;
 pub mod pl011;

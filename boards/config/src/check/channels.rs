@@ -10,12 +10,12 @@ use super::{Checker, ReferenceTree};
 use crate::error::Problem;
 
 /// The virtio-mmio register frame a frontend gets (virtio 1.2 section 4.2.2).
-const FRAME_SIZE: u64 = 0x200;
-const PAGE_SIZE: u64 = 0x1000;
+pub(super) const FRAME_SIZE: u64 = 0x200;
+pub(super) const PAGE_SIZE: u64 = 0x1000;
 /// The ring region: a header and two rings (docs/CHANNELS.md).
 const SMALLEST_REGION: u64 = 16 * 1024;
 /// SPIs are INTIDs 32..1020 (GICv3 2.2.1).
-const SPIS: core::ops::Range<u32> = 32..1020;
+pub(super) const SPIS: core::ops::Range<u32> = 32..1020;
 /// vsock CIDs 0-2 are reserved (hypervisor, local, host).
 const FIRST_GUEST_CID: u64 = 3;
 
@@ -190,6 +190,6 @@ pub(super) fn check_against_tree(checker: &mut Checker<'_>, tree: &ReferenceTree
     }
 }
 
-fn overlaps((base, size): (u64, u64), (other_base, other_size): (u64, u64)) -> bool {
+pub(super) fn overlaps((base, size): (u64, u64), (other_base, other_size): (u64, u64)) -> bool {
     base < other_base.saturating_add(other_size) && other_base < base.saturating_add(size)
 }

@@ -6,6 +6,7 @@
 mod channels;
 mod devices;
 mod domains;
+mod virtual_devices;
 
 use std::mem::discriminant;
 
@@ -31,8 +32,10 @@ pub fn check(file: &str, config: &Config, trees: &[ReferenceTree]) -> Result<(),
     for tree in trees {
         devices::check(&mut checker, tree);
         channels::check_against_tree(&mut checker, tree);
+        virtual_devices::check_against_tree(&mut checker, tree);
     }
     channels::check(&mut checker);
+    virtual_devices::check(&mut checker);
     if checker.errors.is_empty() {
         Ok(())
     } else {

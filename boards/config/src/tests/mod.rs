@@ -8,6 +8,7 @@ mod domains;
 mod generate;
 mod parse;
 mod rpi4;
+mod virtual_devices;
 
 use crate::{check, parse, ReferenceTree};
 

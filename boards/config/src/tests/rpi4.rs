@@ -88,6 +88,7 @@ fn system_plan(config: &schema::Config) -> &'static SystemPlan {
             escape: config.console.escape,
         },
         channels: &[],
+        virtual_devices: &[],
     })
 }
 

@@ -50,6 +50,7 @@ const fn plan(domains: &'static [DomainPlan]) -> SystemPlan {
             escape: 0x1d,
         },
         channels: &[],
+        virtual_devices: &[],
     }
 }
 

@@ -228,6 +228,7 @@ impl Domain {
             uart.reset();
         }
         super::channels::reset_frontend(self);
+        super::board_devices::reset_domain(self);
         self.load_images(false);
         self.start();
         false

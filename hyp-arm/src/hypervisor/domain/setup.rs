@@ -12,6 +12,7 @@ use crate::domain::guest_dt::{build_guest_dt, GuestDtSpec, VirtualDevice};
 use crate::domain::ownership::DeviceOwners;
 use crate::domain::plan::{
     DomainConsole, DomainPlan, KernelSource, SystemPlan, MAX_CHANNELS, MAX_DOMAINS,
+    MAX_VIRTUAL_DEVICES,
 };
 use crate::hyp_log;
 use crate::mm::carve::carve_highest;
@@ -293,7 +294,8 @@ fn create(
     }
     // Channels: the frontend's virtio-mmio frame stays unmapped (emulated), the backend maps
     // the ring; both get their interrupt as a virtual SPI and a node in their device tree.
-    let mut virtual_devices = heapless::Vec::<VirtualDevice, MAX_CHANNELS>::new();
+    let mut virtual_devices =
+        heapless::Vec::<VirtualDevice, { MAX_CHANNELS + MAX_VIRTUAL_DEVICES }>::new();
     let system = inputs.board.plan;
     for (channel, region) in system.channels.iter().zip(channel_regions) {
         if channel.frontend == plan.name {
@@ -326,6 +328,18 @@ fn create(
                 dma_coherent: false,
             });
         }
+    }
+    // Board-emulated devices: their windows stay unmapped (every access traps to the board's
+    // model), their interrupt is virtual, and the guest's tree describes them.
+    for device in super::super::board_devices::devices_of(plan.name) {
+        let _ = virtual_spis.insert(device.plan.interrupt);
+        let _ = virtual_devices.push(VirtualDevice {
+            name: device.plan.name,
+            compatible: device.plan.compatible,
+            reg: MemoryRange::new(device.plan.address, device.plan.size),
+            interrupt: device.plan.interrupt,
+            dma_coherent: false,
+        });
     }
 
     let vmid = index as u64 + 1;
