@@ -13,6 +13,7 @@ pub mod keystore_bench;
 pub mod line_joiner;
 pub mod runner;
 pub mod secure;
+pub mod uboot;
 
 pub use command_line::QEMU;
 pub use command_line::{BootConfig, BootTarget, Console, GicVersion, Images};

@@ -8,6 +8,7 @@ mod build;
 mod cpio;
 mod deps;
 mod guest_programs;
+mod image;
 mod initramfs;
 mod keystore_bench;
 mod layout;
@@ -46,6 +47,10 @@ enum Verb {
     BuildSecureDomain(SecureDomainOptions),
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
+    /// Write what a person flashes to the board's boot medium: for U-Boot boards (qemu-virt)
+    /// target/images/<board>/disk.img, a disk with hyp-arm, the guest and a boot script for
+    /// U-Boot's distro boot (docs/BOARDS.md).
+    Image(ImageOptions),
     /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
     Run(RunOptions),
     /// Run every test: host unit tests, then the QEMU system tests.
@@ -99,6 +104,13 @@ impl BuildOptions {
             domains: None,
         }
     }
+}
+
+#[derive(clap::Args)]
+struct ImageOptions {
+    /// The board whose boot medium to write.
+    #[arg(long, default_value = "qemu-virt")]
+    board: String,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +176,7 @@ fn main() -> ExitCode {
             secure_domain::build_secure_domain(&layout, which).map(drop)
         }
         Verb::Initramfs => initramfs::build(&layout).map(drop),
+        Verb::Image(options) => image::build(&layout, &options.board).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),
         Verb::Bench(options) => bench::bench(&layout, &options),
