@@ -20,6 +20,8 @@ fn distro_boot_runs_the_script_and_both_domains_come_up() -> Result<(), Failure>
     let config = BootConfig::default();
     let mut qemu = Qemu::spawn(uboot::command(&config, &disk, Console::Captured));
     qemu.add_failure_pattern("must be entered at EL2");
+    // The script's own messages when a step failed or booti refused the image.
+    qemu.add_failure_pattern("hyp-arm: not booting");
     qemu.add_failure_pattern("hyp-arm: booti returned");
     qemu.add_failure_pattern("Bad Linux ARM64 Image magic");
     qemu.wait_for("U-Boot 20", UBOOT_TIMEOUT)?;

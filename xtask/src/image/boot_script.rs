@@ -28,8 +28,13 @@ pub enum DeviceTree {
     /// machine exactly. The script copies it first: growing it where it is would overwrite
     /// U-Boot's global data, which lies right after it.
     UBootControl,
-    /// A `.dtb` file on the boot partition (most real boards: U-Boot's control tree is often
-    /// trimmed).
+    /// A `.dtb` of Debian's arm64 kernel package, by its path under
+    /// `usr/lib/linux-image-<version>/` (e.g. `rockchip/rk3399-rockpro64.dtb`), put on the boot
+    /// partition under its file name (most real boards: U-Boot's control tree is often trimmed).
+    #[allow(
+        dead_code,
+        reason = "no board in xtask/src/image/mod.rs uses a .dtb file yet; real U-Boot boards will"
+    )]
     File(&'static str),
 }
 
@@ -171,7 +176,8 @@ pub fn script(board: &UBootBoard, layout: &LoadLayout) -> Result<String> {
                 "copying the device tree",
             ));
         }
-        DeviceTree::File(file) => {
+        DeviceTree::File(path) => {
+            let file = device_tree_file_name(path);
             line(load(layout.device_tree, file));
             line(checked(
                 format!("fdt addr {:#x}", layout.device_tree),
@@ -226,6 +232,11 @@ pub fn script(board: &UBootBoard, layout: &LoadLayout) -> Result<String> {
     line("  echo \"hyp-arm: booti returned: the messages above say why\"".into());
     line("fi".into());
     Ok(text)
+}
+
+/// The name on the boot partition of the device tree at `path` in the kernel package.
+pub fn device_tree_file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -325,7 +336,7 @@ mod tests {
     #[test]
     fn a_device_tree_file_is_loaded_and_resized() {
         let board = UBootBoard {
-            device_tree: DeviceTree::File("board.dtb"),
+            device_tree: DeviceTree::File("vendor/board.dtb"),
             ..QEMU_VIRT
         };
         let layout = LoadLayout::plan(&board, 0x4020_0000, &SIZES).expect("fits");

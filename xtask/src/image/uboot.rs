@@ -5,11 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use super::arm64::{check_placement, elf_entry, ImageHeader};
 use super::boot_script::{
-    self, LoadLayout, Sizes, UBootBoard, HYPERVISOR_FILE, INITRD_FILE, KERNEL_FILE,
+    self, device_tree_file_name, DeviceTree, LoadLayout, Sizes, UBootBoard, HYPERVISOR_FILE,
+    INITRD_FILE, KERNEL_FILE,
 };
 use super::disk::{self, BootFile};
 use crate::build::{self, LogFormat};
@@ -35,7 +36,7 @@ pub fn build(layout: &Layout, board: &UBootBoard) -> Result<PathBuf> {
         },
     )?;
     let raw_image = image.with_extension("bin");
-    deps::guest_packages(layout)?;
+    let kernel_version = deps::guest_packages(layout)?;
     let kernel = layout.guest_kernel();
     let initrd = initramfs::build(layout)?;
 
@@ -79,22 +80,45 @@ pub fn build(layout: &Layout, board: &UBootBoard) -> Result<PathBuf> {
         .arg(&script))
     .context("mkimage (Debian package u-boot-tools) cannot pack the boot script")?;
 
-    let files = [
+    let mut files: Vec<BootFile> = [
         (SCRIPT_FILE, script),
         (HYPERVISOR_FILE, raw_image),
         (KERNEL_FILE, kernel),
         (INITRD_FILE, initrd),
     ]
+    .into_iter()
     .map(|(name, source)| BootFile {
         name: name.to_string(),
         source,
-    });
+    })
+    .collect();
+    if let DeviceTree::File(path) = board.device_tree {
+        // Debian's kernel package ships the trees of the boards it supports.
+        let source = layout
+            .guest_root()
+            .join(format!("usr/lib/linux-image-{kernel_version}"))
+            .join(path);
+        ensure!(
+            source.is_file(),
+            "{}: no device tree {path} in Debian's kernel package ({} does not exist)",
+            board.name,
+            source.display()
+        );
+        files.push(BootFile {
+            name: device_tree_file_name(path).to_string(),
+            source,
+        });
+    }
     let disk_image = output.join("disk.img");
     disk::write_fat_disk(&disk_image, VOLUME_LABEL, &files, &output)?;
     say(format!(
         "disk image: {} (MBR, one FAT32 partition: {}; the script's source: {})",
         disk_image.display(),
-        files.map(|file| file.name).join(", "),
+        files
+            .iter()
+            .map(|file| file.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         script_source.display()
     ));
     Ok(disk_image)
