@@ -122,11 +122,12 @@ pub fn script(board: &UBootBoard, layout: &LoadLayout) -> Result<String> {
     let bootargs = board.guest_bootargs;
     if let Some(bad) = bootargs
         .chars()
-        .find(|c| matches!(c, '"' | '\\' | '$' | '\n'))
+        .find(|c| matches!(c, '"' | '\'' | '\\' | '$' | '\n'))
     {
         bail!(
             "{}: the guest's command line `{bootargs}` contains {bad:?}, which U-Boot's shell \
-             would interpret inside the quoted bootargs",
+             would interpret inside the quoted bootargs (U-Boot 2023.01's shell even fails on a \
+             single quote there)",
             board.name
         );
     }
@@ -354,5 +355,10 @@ mod tests {
         };
         let layout = LoadLayout::plan(&board, 0x4020_0000, &SIZES).expect("fits");
         assert!(script(&board, &layout).is_err());
+        let quoted = UBootBoard {
+            guest_bootargs: "console=ttyAMA0 name='x'",
+            ..QEMU_VIRT
+        };
+        assert!(script(&quoted, &layout).is_err());
     }
 }
