@@ -14,7 +14,7 @@ use hyp_arm_system_tests::{BootConfig, Console, Failure, Qemu};
 const UBOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
-fn distro_boot_runs_the_script_and_both_domains_come_up() -> Result<(), Failure> {
+fn uboot_distro_boot_runs_the_script_and_both_domains_come_up() -> Result<(), Failure> {
     let disk = UBootDisk::from_environment();
     // The machine of the other tests: GICv3, four Cortex-A57, 2 GiB.
     let config = BootConfig::default();
