@@ -132,27 +132,7 @@ pub struct Images {
 
 /// The arguments after `qemu-system-aarch64`.
 pub fn arguments(config: &BootConfig, images: &Images, console: Console) -> Vec<OsString> {
-    let mut arguments: Vec<OsString> = Vec::new();
-    let mut push = |argument: &str| arguments.push(argument.into());
-    push("-M");
-    push(&format!(
-        "virt,virtualization=on,gic-version={}",
-        config.gic_version
-    ));
-    push("-cpu");
-    push(&config.cpu);
-    push("-smp");
-    push(&config.smp.to_string());
-    push("-m");
-    push(&config.memory);
-    match console {
-        Console::Interactive => push("-nographic"),
-        Console::Captured => {
-            for argument in ["-display", "none", "-serial", "stdio", "-monitor", "none"] {
-                push(argument);
-            }
-        }
-    }
+    let mut arguments = machine_arguments(config, console);
     match config.target {
         BootTarget::HypArm | BootTarget::HypArmPinned => {
             arguments.push("-kernel".into());
@@ -182,6 +162,33 @@ pub fn arguments(config: &BootConfig, images: &Images, console: Console) -> Vec<
             arguments.push(images.guest_initrd.clone().into());
             arguments.push("-append".into());
             arguments.push(config.bootargs().into());
+        }
+    }
+    arguments
+}
+
+/// The machine and console arguments alone (`-M ... -cpu ... -smp ... -m ...` and the serial
+/// port), for a command line that boots something else, such as firmware with `-bios`.
+pub fn machine_arguments(config: &BootConfig, console: Console) -> Vec<OsString> {
+    let mut arguments: Vec<OsString> = Vec::new();
+    let mut push = |argument: &str| arguments.push(argument.into());
+    push("-M");
+    push(&format!(
+        "virt,virtualization=on,gic-version={}",
+        config.gic_version
+    ));
+    push("-cpu");
+    push(&config.cpu);
+    push("-smp");
+    push(&config.smp.to_string());
+    push("-m");
+    push(&config.memory);
+    match console {
+        Console::Interactive => push("-nographic"),
+        Console::Captured => {
+            for argument in ["-display", "none", "-serial", "stdio", "-monitor", "none"] {
+                push(argument);
+            }
         }
     }
     arguments

@@ -55,7 +55,7 @@ pub fn images_from_environment() -> Images {
     }
 }
 
-fn file_from_environment(name: &str) -> PathBuf {
+pub(crate) fn file_from_environment(name: &str) -> PathBuf {
     let Some(value) = env::var_os(name) else {
         panic!("{name} is not set: {HOW_TO_RUN}");
     };

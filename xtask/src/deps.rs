@@ -13,7 +13,7 @@ use flate2::read::GzDecoder;
 use hyp_arm_system_tests::command_line::GUEST_KERNEL_MAX_SIZE;
 
 use crate::layout::Layout;
-use crate::process::{find_program, is_root, output, run, say};
+use crate::process::{find_program, find_system_program, is_root, output, run, say};
 
 /// The Rust target the hypervisor is built for.
 pub const FIRMWARE_TARGET: &str = "aarch64-unknown-none-softfloat";
@@ -42,6 +42,18 @@ const HOST_PROGRAMS: &[(&str, &str)] = &[
     ("dtc", "device-tree-compiler"),
 ];
 
+/// What `cargo xtask image` runs, and the Debian packages providing it: the boot script's
+/// packer, the FAT file system's maker (in /usr/sbin) and the tool that copies files into it.
+const IMAGE_PROGRAMS: &[(&str, &str)] = &[
+    ("mkimage", "u-boot-tools"),
+    ("mkfs.vfat", "dosfstools"),
+    ("mcopy", "mtools"),
+];
+
+/// Debian's U-Boot for QEMU's virt machine, which the U-Boot system test boots (`-bios`).
+pub const UBOOT_QEMU_FIRMWARE: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+const UBOOT_QEMU_PACKAGE: &str = "u-boot-qemu";
+
 /// Debian's metapackage depending on the current arm64 kernel.
 const KERNEL_METAPACKAGE: &str = "linux-image-arm64";
 const BUSYBOX_PACKAGE: &str = "busybox-static";
@@ -52,6 +64,7 @@ pub fn install(layout: &Layout) -> Result<()> {
     rust_tools(layout)?;
     let mut apt = Apt::new();
     host_programs(&mut apt)?;
+    image_programs(&mut apt)?;
     guest(layout, &mut apt)?;
     say("all dependencies are installed");
     Ok(())
@@ -108,6 +121,31 @@ fn host_programs(apt: &mut Apt) -> Result<()> {
             Some(path) => say(format!("{program}: {}", path.display())),
             None => missing.push(*package),
         }
+    }
+    if !missing.is_empty() {
+        say(format!("installing {} with apt-get ...", missing.join(" ")));
+        apt.install(&missing)?;
+    }
+    Ok(())
+}
+
+/// What `cargo xtask image` needs: mkimage, mkfs.vfat and mcopy, and U-Boot for QEMU.
+pub fn image_tools() -> Result<()> {
+    image_programs(&mut Apt::new())
+}
+
+fn image_programs(apt: &mut Apt) -> Result<()> {
+    let mut missing = Vec::new();
+    for (program, package) in IMAGE_PROGRAMS {
+        match find_system_program(program) {
+            Some(path) => say(format!("{program}: {}", path.display())),
+            None => missing.push(*package),
+        }
+    }
+    if Path::new(UBOOT_QEMU_FIRMWARE).is_file() {
+        say(format!("U-Boot for QEMU: {UBOOT_QEMU_FIRMWARE}"));
+    } else {
+        missing.push(UBOOT_QEMU_PACKAGE);
     }
     if !missing.is_empty() {
         say(format!("installing {} with apt-get ...", missing.join(" ")));

@@ -47,6 +47,11 @@ enum Verb {
     BuildSecureDomain(SecureDomainOptions),
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
+    /// Write what a person flashes to the board's boot medium: for U-Boot boards (qemu-virt)
+    /// target/images/<board>/disk.img, a disk with hyp-arm, the guest and a boot script for
+    /// U-Boot's distro boot; for the Raspberry Pi 4 (rpi4) target/images/rpi4/sd.img and the
+    /// card's files in target/images/rpi4/sd/ (docs/BOARDS.md).
+    Image(ImageOptions),
     /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
     Run(RunOptions),
     /// Run every test: host unit tests, then the QEMU system tests.
@@ -54,8 +59,6 @@ enum Verb {
     /// Measure boot time to guest userspace (hyp-arm beside bare QEMU and Xen), exit costs and the
     /// keystore (docs/BENCHMARKS.md).
     Bench(BenchOptions),
-    /// Boot media for a board's own loader (rpi4: an SD card under target/images/rpi4/).
-    Image(image::ImageOptions),
 }
 
 #[derive(clap::Args, Clone)]
@@ -102,6 +105,13 @@ impl BuildOptions {
             domains: None,
         }
     }
+}
+
+#[derive(clap::Args)]
+struct ImageOptions {
+    /// The board whose boot medium to write.
+    #[arg(long, default_value = "qemu-virt")]
+    board: String,
 }
 
 #[derive(clap::Args)]
@@ -167,10 +177,10 @@ fn main() -> ExitCode {
             secure_domain::build_secure_domain(&layout, which).map(drop)
         }
         Verb::Initramfs => initramfs::build(&layout).map(drop),
+        Verb::Image(options) => image::build(&layout, &options.board).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),
         Verb::Bench(options) => bench::bench(&layout, &options),
-        Verb::Image(options) => image::image(&layout, &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,6 +60,17 @@ pub fn find_program(program: impl AsRef<OsStr>) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+/// Like [`find_program`], also looking in /usr/sbin and /sbin, which a normal user's `PATH` on
+/// Debian lacks (mkfs.vfat lives there).
+pub fn find_system_program(program: &str) -> Option<PathBuf> {
+    find_program(program).or_else(|| {
+        ["/usr/sbin", "/sbin"]
+            .iter()
+            .map(|dir| Path::new(dir).join(program))
+            .find(|candidate| is_executable(candidate))
+    })
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()

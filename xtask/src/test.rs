@@ -8,7 +8,7 @@ use crate::build::LogFormat;
 use crate::layout::Layout;
 use crate::process::{self, run, say};
 use crate::secure_domain::{build_secure_domain, SecureDomainBuild};
-use crate::{bare_guest, build, deps, initramfs, BuildOptions, TestOptions};
+use crate::{bare_guest, build, deps, image, initramfs, BuildOptions, TestOptions};
 
 /// The board the system tests boot.
 const BOARD: &str = "qemu-virt";
@@ -67,6 +67,9 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
             ..defmt_options
         },
     )?;
+    // What `cargo xtask image` writes for qemu-virt, booted by Debian's U-Boot for QEMU
+    // (tests/tests/uboot.rs).
+    let uboot_disk = image::build(layout, BOARD)?;
     // The secure domain's firmware on bare QEMU (tests/tests/secure_domain_bare.rs).
     let secure_domain_bare = build_secure_domain(layout, SecureDomainBuild::BareQemu)?;
     let logs = layout.test_logs();
@@ -100,6 +103,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
         .env("HYP_ARM_MICROBENCH_GUEST", &microbench_guest)
         .env("HYP_ARM_SECURE_DOMAIN_BARE", &secure_domain_bare)
+        .env("HYP_ARM_UBOOT_DISK", &uboot_disk)
+        .env("HYP_ARM_UBOOT_FIRMWARE", deps::UBOOT_QEMU_FIRMWARE)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {
         format!(

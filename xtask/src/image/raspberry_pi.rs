@@ -9,12 +9,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{Context, Result};
 
+use super::arm64::ImageHeader;
+use super::disk::{write_fat_disk, BootFile};
 use crate::layout::Layout;
-use crate::process::{find_program, run, say};
+use crate::process::say;
 use crate::BuildOptions;
 
 /// Where boards/rpi4/build.rs links hyp-arm (RAM base 0 + text_offset 2 MiB).
@@ -25,11 +26,6 @@ pub const GUEST_BOOTARGS: &str = "console=ttyS1,115200";
 pub const DEVICE_TREE: &str = "bcm2711-rpi-4-b.dtb";
 /// The firmware files the card needs besides ours (Raspberry Pi's `firmware` repository, boot/).
 pub const FIRMWARE_FILES: [&str; 2] = ["start4.elf", "fixup4.dat"];
-/// Sectors before the partition: 1 MiB, the usual alignment for flash media.
-const PARTITION_START_SECTOR: u64 = 2048;
-const SECTOR: u64 = 512;
-/// The FAT32 partition's size: room for kernel8.img (about 36 MiB) and the firmware (about 3 MiB).
-const PARTITION_MIB: u64 = 128;
 
 /// Builds the card's files and image; returns target/images/rpi4/sd.img.
 pub fn build(layout: &Layout) -> Result<PathBuf> {
@@ -53,7 +49,10 @@ pub fn build(layout: &Layout) -> Result<PathBuf> {
 
     let kernel =
         fs::read(&kernel8).with_context(|| format!("cannot read {}", kernel8.display()))?;
-    let loaded_size = image_size(&kernel)?;
+    // The bytes from the load address the image uses once running, .bss included.
+    let loaded_size = ImageHeader::parse(&kernel, "kernel8.img")?
+        .image_size
+        .max(kernel.len() as u64);
     fs::write(files.join("kernel8.img"), &kernel)?;
     let config = ConfigTxt {
         kernel_address: KERNEL_ADDRESS,
@@ -101,18 +100,6 @@ fn copy_firmware(files: &Path) -> Result<bool> {
         }
     }
     Ok(false)
-}
-
-/// The arm64 Image header's `image_size` (offset 16, little-endian): the bytes from the load
-/// address that the image uses once running, .bss included.
-fn image_size(image: &[u8]) -> Result<u64> {
-    ensure!(
-        image.len() >= 64 && &image[56..60] == b"ARM\x64",
-        "kernel8.img has no arm64 Image header (magic \"ARM\\x64\" at 56)"
-    );
-    let mut size = [0; 8];
-    size.copy_from_slice(&image[16..24]);
-    Ok(u64::from_le_bytes(size).max(image.len() as u64))
 }
 
 /// Where the firmware should put the device tree: the next 2 MiB boundary at least 2 MiB past
@@ -177,53 +164,26 @@ fn readme(firmware_copied: bool) -> String {
     text
 }
 
-/// A master boot record with one bootable FAT32 (LBA) partition of `sectors` from
-/// `start_sector`.
-pub fn master_boot_record(start_sector: u64, sectors: u64) -> Result<[u8; 512]> {
-    ensure!(
-        start_sector + sectors <= u64::from(u32::MAX),
-        "an MBR addresses at most 2 TiB"
-    );
-    let mut sector = [0u8; 512];
-    // A disk signature: the firmware does not need one, Linux shows it as the PARTUUID prefix.
-    sector[440..444].copy_from_slice(&0x6879_7061u32.to_le_bytes());
-    let entry = &mut sector[446..462];
-    entry[0] = 0x80; // bootable
-    entry[1..4].copy_from_slice(&[0xfe, 0xff, 0xff]); // CHS: use LBA
-    entry[4] = 0x0c; // FAT32 with LBA
-    entry[5..8].copy_from_slice(&[0xfe, 0xff, 0xff]);
-    entry[8..12].copy_from_slice(&(start_sector as u32).to_le_bytes());
-    entry[12..16].copy_from_slice(&(sectors as u32).to_le_bytes());
-    sector[510] = 0x55;
-    sector[511] = 0xaa;
-    Ok(sector)
-}
+/// The boot partition's label (FAT labels have at most 11 characters).
+const CARD_LABEL: &str = "HYPARM-BOOT";
 
-/// Writes `card`: the MBR, the FAT32 partition made from every file in `files`.
+/// Writes `card`: the MBR and one FAT32 partition holding every file in `files`
+/// ([`super::disk`]).
 pub fn write_card(files: &Path, card: &Path) -> Result<()> {
-    let (Some(mkfs), Some(mcopy)) = (find_program("mkfs.vfat"), find_program("mcopy")) else {
-        bail!("building the SD card needs mkfs.vfat (dosfstools) and mcopy (mtools)");
-    };
-    let partition = card.with_extension("boot.vfat");
-    let _ = fs::remove_file(&partition);
-    run(Command::new(mkfs)
-        .args(["-C", "-F", "32", "-n", "HYPARM-BOOT"])
-        .arg(&partition)
-        .arg((PARTITION_MIB * 1024).to_string()))?;
-    let mut names: Vec<PathBuf> = fs::read_dir(files)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<std::io::Result<_>>()?;
-    names.sort();
-    let mut copy = Command::new(mcopy);
-    copy.arg("-i").arg(&partition).args(&names).arg("::");
-    run(&mut copy)?;
-    let partition_bytes = fs::read(&partition)?;
-    let sectors = partition_bytes.len() as u64 / SECTOR;
-    let mut disk = vec![0u8; (PARTITION_START_SECTOR * SECTOR) as usize];
-    disk[..512].copy_from_slice(&master_boot_record(PARTITION_START_SECTOR, sectors)?);
-    disk.extend_from_slice(&partition_bytes);
-    fs::write(card, disk).with_context(|| format!("cannot write {}", card.display()))?;
-    fs::remove_file(&partition)?;
+    let mut boot_files = Vec::new();
+    for entry in fs::read_dir(files).with_context(|| format!("cannot list {}", files.display()))? {
+        let source = entry?.path();
+        let name = source
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("{} has no UTF-8 file name", source.display()))?
+            .to_string();
+        boot_files.push(BootFile { name, source });
+    }
+    boot_files.sort_by(|a, b| a.name.cmp(&b.name));
+    let work = card.with_extension("work");
+    write_fat_disk(card, CARD_LABEL, &boot_files, &work)?;
+    let _ = fs::remove_dir_all(&work);
     Ok(())
 }
 
