@@ -16,7 +16,12 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 /// The `compatible` strings of this UART (Linux's binding `cdns,uart.yaml`); a ZynqMP tree lists
 /// "xlnx,zynqmp-uart", "cdns,uart-r1p12".
-pub const COMPATIBLES: &[&str] = &["xlnx,zynqmp-uart", "cdns,uart-r1p12", "cdns,uart-r1p8", "xlnx,xuartps"];
+pub const COMPATIBLES: &[&str] = &[
+    "xlnx,zynqmp-uart",
+    "cdns,uart-r1p12",
+    "cdns,uart-r1p8",
+    "xlnx,xuartps",
+];
 
 /// How many polls a self-clearing FIFO reset gets before `init` goes on regardless: the reset
 /// takes a few reference clock cycles, and a UART that never clears it is no reason to hang.
@@ -72,9 +77,9 @@ impl CadenceUart {
         self.flush();
         registers.idr.set(ALL_INTERRUPTS);
         registers.isr.set(ALL_INTERRUPTS);
-        registers.mr.modify(
-            MR::CHRL::EightBits + MR::PAR::None + MR::NBSTOP::One + MR::CHMODE::Normal,
-        );
+        registers
+            .mr
+            .modify(MR::CHRL::EightBits + MR::PAR::None + MR::NBSTOP::One + MR::CHMODE::Normal);
         registers.cr.write(CR::TXRST::SET + CR::RXRST::SET);
         for _ in 0..RESET_POLLS {
             if !registers.cr.is_set(CR::TXRST) && !registers.cr.is_set(CR::RXRST) {

@@ -54,7 +54,11 @@ fn init_programs_8n1_enables_both_directions_and_keeps_the_baud_rate() {
     // The firmware's odd parity and 2 stop bits, with the reference clock divided by 8.
     frame.write(MR, 0b10_001_00_1);
     frame.uart().init();
-    assert_eq!(frame.read(MR), 0b00_100_00_1, "8 bits, no parity, 1 stop bit, CLKSEL kept");
+    assert_eq!(
+        frame.read(MR),
+        0b00_100_00_1,
+        "8 bits, no parity, 1 stop bit, CLKSEL kept"
+    );
     // Resets stay set in the fake frame (they self-clear on hardware), so `init` gave up waiting
     // and then wrote RX_EN, TX_EN, RSTTO and STPBRK.
     assert_eq!(frame.read(CR), 0x154);
@@ -79,7 +83,11 @@ fn try_read_byte_honours_rempty_and_clears_the_receive_status_when_empty() {
     frame.write(SR, SR_REMPTY);
     frame.write(FIFO, u32::from(b'k'));
     assert_eq!(frame.uart().try_read_byte(), None);
-    assert_eq!(frame.read(ISR), 1 | 1 << 8, "RTRIG and TIMEOUT written to clear them");
+    assert_eq!(
+        frame.read(ISR),
+        1 | 1 << 8,
+        "RTRIG and TIMEOUT written to clear them"
+    );
     frame.write(ISR, 0);
     frame.write(SR, 0);
     assert_eq!(frame.uart().try_read_byte(), Some(b'k'));
