@@ -51,12 +51,13 @@ fn init_programs_8n1_enables_both_directions_and_keeps_the_baud_rate() {
     frame.write(SR, SR_TEMPTY);
     frame.write(BAUDGEN, 0x7c);
     frame.write(BAUDDIV, 6);
-    // The firmware's odd parity and 2 stop bits, with the reference clock divided by 8.
-    frame.write(MR, 0b10_001_00_1);
+    // The firmware's odd parity (PAR 0b001) and 2 stop bits (NBSTOP 0b10), with the reference
+    // clock divided by 8 (CLKSEL).
+    frame.write(MR, 0b10 << 6 | 0b001 << 3 | 1);
     frame.uart().init();
     assert_eq!(
         frame.read(MR),
-        0b00_100_00_1,
+        0b100 << 3 | 1,
         "8 bits, no parity, 1 stop bit, CLKSEL kept"
     );
     // Resets stay set in the fake frame (they self-clear on hardware), so `init` gave up waiting
