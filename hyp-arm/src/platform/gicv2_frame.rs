@@ -64,6 +64,15 @@ impl Gicv2FramePages {
         })
     }
 
+    /// The stage-2 mappings that give a guest an ordinary 8 KiB CPU interface at `guest_base` from
+    /// these (GICV) pages: `(ipa, physical address)` of one 4 KiB page each.
+    pub fn guest_mappings(&self, guest_base: u64) -> [(u64, u64); 2] {
+        [
+            (guest_base, self.first),
+            (guest_base.saturating_add(GICV2_PAGE_SIZE), self.second),
+        ]
+    }
+
     /// The start of an 8 KiB window in which the two pages are adjacent (GICC_DIR at +0x1000): the
     /// frame's base, or the last copy of page 0 in an aliased frame.
     pub fn contiguous_window(&self) -> u64 {
@@ -100,6 +109,22 @@ mod tests {
         // The last copy of page 0 is right below page 1.
         assert_eq!(pages.contiguous_window(), 0xf902_f000);
         assert_eq!(pages.contiguous_window() + GICV2_PAGE_SIZE, pages.second);
+    }
+
+    #[test]
+    fn a_guest_sees_gicv_page_1_right_after_page_0() {
+        // ZCU102: the guest's GICC is at the host GICC address, built from the GICV's pages.
+        let aliased = Gicv2FramePages::of(MemoryRange::new(0xf906_0000, 0x2_0000)).expect("GICV");
+        assert_eq!(
+            aliased.guest_mappings(0xf902_0000),
+            [(0xf902_0000, 0xf906_0000), (0xf902_1000, 0xf907_0000)]
+        );
+        // QEMU virt: one contiguous frame, mapped page by page all the same.
+        let plain = Gicv2FramePages::of(MemoryRange::new(0x0804_0000, 0x2000)).expect("GICV");
+        assert_eq!(
+            plain.guest_mappings(0x0801_0000),
+            [(0x0801_0000, 0x0804_0000), (0x0801_1000, 0x0804_1000)]
+        );
     }
 
     #[test]

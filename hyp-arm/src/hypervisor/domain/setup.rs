@@ -295,10 +295,10 @@ fn create(
         let pages = Gicv2FramePages::of(*virtual_cpu_interface).ok_or(
             DomainError::VirtualCpuInterfaceTooSmall(*virtual_cpu_interface),
         )?;
-        for (offset, page) in [(0, pages.first), (GICV2_PAGE_SIZE, pages.second)] {
+        for (ipa, page) in pages.guest_mappings(cpu_interface.base) {
             stage2
                 .map(
-                    cpu_interface.base + offset,
+                    ipa,
                     page,
                     GICV2_PAGE_SIZE,
                     MemoryKind::Device,
