@@ -13,6 +13,9 @@ use crate::{bare_guest, build, deps, image, initramfs, BuildOptions, TestOptions
 /// The board the system tests boot.
 const BOARD: &str = "qemu-virt";
 
+/// The second board the system tests boot (tests/tests/zcu102.rs).
+const ZCU102_BOARD: &str = "zcu102";
+
 /// QEMU runs with up to four emulated CPUs; two at a time keep a small machine responsive.
 const SYSTEM_TEST_THREADS: &str = "--test-threads=2";
 
@@ -70,6 +73,24 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     // What `cargo xtask image` writes for qemu-virt, booted by Debian's U-Boot for QEMU
     // (tests/tests/uboot.rs).
     let uboot_disk = image::build(layout, BOARD)?;
+    // The ZCU102 board under QEMU xlnx-zcu102 (tests/tests/zcu102.rs): Linux and the initramfs
+    // built in, as QEMU's guest-loader cannot add modules to a -dtb tree; text logging, as
+    // android writes uart0 itself between hyp-arm's lines. QEMU boots the raw arm64 Image
+    // (`.bin`) so that it passes the device tree in x0 (docs/BOARDS.md).
+    let zcu102 = build::build(
+        layout,
+        &BuildOptions {
+            embed_kernel: Some(layout.guest_kernel()),
+            embed_initrd: Some(initrd.clone()),
+            embed_bootargs: "console=ttyPS0,115200 hyptest=boot".to_string(),
+            log: Some(LogFormat::Text),
+            ..BuildOptions::for_board(ZCU102_BOARD)
+        },
+    )?
+    .with_extension("bin");
+    let zcu102_device_tree = layout
+        .board_crate(ZCU102_BOARD)
+        .join("reference/zynqmp-zcu102-rev1.0-qemu.dtb");
     // The secure domain's firmware on bare QEMU (tests/tests/secure_domain_bare.rs).
     let secure_domain_bare = build_secure_domain(layout, SecureDomainBuild::BareQemu)?;
     let logs = layout.test_logs();
@@ -105,6 +126,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_SECURE_DOMAIN_BARE", &secure_domain_bare)
         .env("HYP_ARM_UBOOT_DISK", &uboot_disk)
         .env("HYP_ARM_UBOOT_FIRMWARE", deps::UBOOT_QEMU_FIRMWARE)
+        .env("HYP_ARM_ZCU102_IMAGE", &zcu102)
+        .env("HYP_ARM_ZCU102_DTB", &zcu102_device_tree)
         .env("HYP_ARM_LOG_DIR", &logs);
     run(&mut cargo).with_context(|| {
         format!(

@@ -428,9 +428,14 @@ fn device_tree_blob(address: u64) -> Option<&'static [u8]> {
     if magic != crate::platform::blob::FDT_MAGIC || total_size > 2 * 1024 * 1024 {
         return None;
     }
-    // SAFETY: as above, now for the size the header states (bounded to 2 MiB); the blob stays
-    // untouched for the hypervisor's lifetime (it is excluded from guest RAM).
-    Some(unsafe { core::slice::from_raw_parts(address as *const u8, total_size) })
+    // SAFETY: as above, now for the size the header states (bounded to 2 MiB). The loader handed
+    // the blob over: nothing else reads or writes it while NOPs are removed in place, and it
+    // stays untouched afterwards for the hypervisor's lifetime (it is excluded from guest RAM).
+    let blob = unsafe { core::slice::from_raw_parts_mut(address as *mut u8, total_size) };
+    // Loaders NOP out what they delete (QEMU: the memory nodes it replaces); `fdt` mis-parses
+    // NOPs, so they go before anything reads the tree.
+    crate::platform::blob::remove_nops(blob);
+    Some(blob)
 }
 
 /// Opens the console on the UART the device tree names, if the board has a driver for it.
@@ -443,6 +448,10 @@ fn open_console(board: &BoardConfig, uart: Option<&Uart>) {
 /// Tries to find the console in a tree the platform parser rejected, to say why.
 fn open_console_from_raw_tree(board: &BoardConfig, dtb: &'static [u8]) {
     let Ok(tree) = fdt::Fdt::new(dtb) else { return };
+    // `Fdt::chosen` panics without a /chosen node (as it finds none in a tree it mis-parses).
+    if tree.find_node("/chosen").is_none() {
+        return;
+    }
     let Some(node) = tree.chosen().stdout() else {
         return;
     };

@@ -10,7 +10,7 @@ use hyp_arm_gic::{Gic as CpuGic, Gicv2, Gicv3, IntId, PhysicalCpuTarget};
 
 use crate::arch::cpu;
 use crate::arch::entry::MAX_PHYSICAL_CPUS;
-use crate::platform::{Gic as GicDescription, GicRegions, MemoryRange};
+use crate::platform::{Gic as GicDescription, GicRegions, Gicv2FramePages, MemoryRange};
 use crate::vgic::{DISTRIBUTOR_SIZE, REDISTRIBUTOR_STRIDE};
 
 /// A trapped guest access that lands in an emulated GIC window.
@@ -106,8 +106,12 @@ impl PhysicalGic {
                 // SAFETY: `new`'s caller guarantees the GICD frame is mapped device memory driven
                 // only through this value.
                 let distributor = unsafe { Gicv2Distributor::new(distributor.base as usize) };
-                // SAFETY: likewise for the GICC frame.
-                let cpu_interface = unsafe { Gicv2CpuInterface::new(cpu_interface.base as usize) };
+                // The 8 KiB window with GICC_DIR at +0x1000, also in a 64 KiB-aliased frame.
+                let window = Gicv2FramePages::of(*cpu_interface)
+                    .map_or(cpu_interface.base, |pages| pages.contiguous_window());
+                // SAFETY: likewise for the GICC frame: the EL2 map covers the whole frame, so the
+                // 8 KiB window inside it is mapped.
+                let cpu_interface = unsafe { Gicv2CpuInterface::new(window as usize) };
                 // SAFETY: likewise for the GICH frame.
                 let hyp_interface = unsafe { Gicv2HypInterface::new(hyp_interface.base as usize) };
                 Ok(CpuGic::V2(Gicv2 {

@@ -234,6 +234,65 @@ pub fn validate(dtb: &[u8]) -> Result<Header, BlobError> {
     })
 }
 
+/// Removes the FDT_NOP tokens from `dtb`'s structure block in place, moving the tokens after
+/// each one down and shrinking `size_dt_struct` (the strings block stays where the header says:
+/// the gap is legal). Returns how many were removed.
+///
+/// Loaders write NOPs where they delete something: QEMU, given a `-dtb`, NOPs out the memory
+/// nodes it replaces. The `fdt` crate mis-parses them, so the hypervisor removes them before
+/// [`validate`]. Anything it does not understand ends the pass and is left for `validate` to
+/// report; it never reads or writes outside `dtb`.
+pub fn remove_nops(dtb: &mut [u8]) -> usize {
+    let field = |dtb: &[u8], index: usize| be32(dtb, index * 4).map(|value| value as usize);
+    let (Some(FDT_MAGIC_USIZE), Some(start), Some(size)) =
+        (field(dtb, 0), field(dtb, 2), field(dtb, 9))
+    else {
+        return 0;
+    };
+    let Some(end) = start.checked_add(size).filter(|&end| end <= dtb.len()) else {
+        return 0;
+    };
+    let (mut read, mut write) = (start, start);
+    while let Some(token) = be32(&dtb[..end], read) {
+        let length = match token {
+            FDT_BEGIN_NODE => dtb[read + 4..end]
+                .iter()
+                .position(|&byte| byte == 0)
+                .and_then(|name_length| align4(4 + name_length + 1)),
+            FDT_PROP => be32(&dtb[..end], read + 4)
+                .and_then(|value_length| align4(12 + value_length as usize)),
+            FDT_END_NODE | FDT_NOP | FDT_END => Some(4),
+            _ => None,
+        };
+        let Some(next) = length
+            .and_then(|length| read.checked_add(length))
+            .filter(|&next| next <= end)
+        else {
+            break;
+        };
+        if token != FDT_NOP {
+            dtb.copy_within(read..next, write);
+            write += next - read;
+        }
+        read = next;
+        if token == FDT_END {
+            break;
+        }
+    }
+    // Whatever the pass did not reach moves down unchanged.
+    dtb.copy_within(read..end, write);
+    let new_end = write + (end - read);
+    let removed = (end - new_end) / 4;
+    if removed > 0 {
+        let new_size = (new_end - start) as u32;
+        dtb[9 * 4..10 * 4].copy_from_slice(&new_size.to_be_bytes());
+    }
+    removed
+}
+
+/// [`FDT_MAGIC`] as the header field reader returns it.
+const FDT_MAGIC_USIZE: usize = FDT_MAGIC as usize;
+
 fn check_reservations(block: &[u8]) -> Result<(), BlobError> {
     for entry in block.chunks_exact(16) {
         if entry.iter().all(|&byte| byte == 0) {

@@ -111,7 +111,7 @@ pub(crate) fn device_from_visit<'a>(
         compatible_list,
         regs: device_regs,
         spis,
-        enabled: tree::is_enabled(visit.node, path)?,
+        enabled: visit.mapped.enabled,
         is_pci_host_bridge: tree::read_string(visit.node, path, "device_type")? == Some("pci"),
     }))
 }

@@ -16,6 +16,7 @@ mod cpu;
 pub(crate) mod devices;
 mod error;
 mod gic;
+mod gicv2_frame;
 mod memory;
 pub(crate) mod psci;
 pub mod secondary;
@@ -39,6 +40,10 @@ pub use error::{MissingNode, NodeProblem, PlatformError, QuotedValue};
 pub use gic::{
     Gic, GicInterrupt, GicRegions, GicVersion, GICV2_COMPATIBLES, GICV3_COMPATIBLES,
     MAX_REDISTRIBUTOR_REGIONS,
+};
+pub use gicv2_frame::{
+    Gicv2FrameLayout, Gicv2FramePages, GICV2_ALIASED_FRAME_SIZE, GICV2_CPU_INTERFACE_SIZE,
+    GICV2_PAGE_SIZE,
 };
 pub use memory::{MemoryRange, MAX_MEMORY_RANGES, MAX_RESERVED_RANGES};
 pub use psci::{Psci, PsciMethod, PsciVersion, PSCI_COMPATIBLES};

@@ -11,6 +11,7 @@ use core::fmt;
 use super::cpu::{self, EnableMethod};
 use super::error::{quote, PlatformError, QuotedValue};
 use super::gic::GicRegions;
+use super::gicv2_frame::Gicv2FramePages;
 use super::psci::{self, PsciMethod, PsciVersion};
 use super::secondary::{self, StartError};
 use super::tree::{self, NodePath};
@@ -18,13 +19,6 @@ use super::Platform;
 
 /// Most limitations reported for one machine (one per kind at most, so this is never reached).
 pub const MAX_LIMITATIONS: usize = 8;
-
-/// The size of a GICv2 CPU interface (and so of the virtual one that guests see): GICC_DIR is at
-/// offset 0x1000 (IHI 0048B, 4.3), in the second 4 KiB page.
-const GICV2_CPU_INTERFACE_SIZE: u64 = 0x2000;
-/// A GICv2 frame this large repeats each 4 KiB page across 64 KiB (the "GIC-400 with 64 KiB
-/// pages" layout of Xilinx ZynqMP and AMD Seattle), which moves the second page to +0x10000.
-const GICV2_ALIASED_FRAME_SIZE: u64 = 0x2_0000;
 
 /// What this hyp-arm build can drive beyond the architecture itself.
 #[derive(Clone, Copy, Debug)]
@@ -53,13 +47,6 @@ pub enum Unsupported {
     PsciThroughHvc { psci: NodePath },
     /// PSCI 0.1: function IDs come from the node; hyp-arm calls the standard IDs of 0.2 and later.
     PsciVersionTooOld { psci: NodePath },
-    /// A GICv2 CPU interface or virtual CPU interface frame in the 64 KiB-aliased layout.
-    GicFrameAliased {
-        gic: NodePath,
-        entry: usize,
-        frame: &'static str,
-        size: u64,
-    },
     /// A GICv2 CPU interface or virtual CPU interface frame smaller than 8 KiB.
     GicFrameTooSmall {
         gic: NodePath,
@@ -108,17 +95,6 @@ impl fmt::Display for Unsupported {
                 formatter,
                 "{psci}: `compatible` is only \"arm,psci\" (PSCI 0.1, function IDs from the \
                  node): hyp-arm calls the standard function IDs of PSCI 0.2 and later"
-            ),
-            Self::GicFrameAliased {
-                gic,
-                entry,
-                frame,
-                size,
-            } => write!(
-                formatter,
-                "{gic}: `reg` entry {entry} ({frame}) is {size:#x} bytes: a GICv2 frame this \
-                 large repeats each 4 KiB page every 64 KiB (as on Xilinx ZynqMP), so its second \
-                 page (GICC_DIR) is not at +0x1000 where hyp-arm and its guests expect it"
             ),
             Self::GicFrameTooSmall {
                 gic,
@@ -245,20 +221,13 @@ impl<'dtb> Platform<'dtb> {
                     (1, "GICC", cpu_interface),
                     (3, "GICV", virtual_cpu_interface),
                 ] {
-                    let (gic, size) = (gic.clone(), range.size);
-                    if size >= GICV2_ALIASED_FRAME_SIZE {
-                        note(Unsupported::GicFrameAliased {
-                            gic,
-                            entry,
-                            frame,
-                            size,
-                        });
-                    } else if size < GICV2_CPU_INTERFACE_SIZE {
+                    // Both layouts of the two pages work (`gicv2_frame`); one page does not.
+                    if Gicv2FramePages::of(*range).is_none() {
                         note(Unsupported::GicFrameTooSmall {
-                            gic,
+                            gic: gic.clone(),
                             entry,
                             frame,
-                            size,
+                            size: range.size,
                         });
                     }
                 }

@@ -41,6 +41,9 @@ pub struct Bus<'a> {
     pub interrupt_parent: Option<u32>,
     /// How child addresses map to the bus's parent; `None` for the root.
     pub ranges: Option<Ranges<'a>>,
+    /// Whether this bus and every bus above it are enabled: children of a disabled bus are not
+    /// devices, whatever their own `status` (Linux populates no device below a disabled node).
+    pub enabled: bool,
 }
 
 /// A memory-mapped (or at least root-level) node, as the walk sees it.
@@ -55,6 +58,8 @@ pub struct MappedNode<'a> {
     /// Set when the node has `ranges` and the walk visits its children: not for PCI buses
     /// (children in PCI space) nor interrupt controllers (children are parts of it, e.g. the ITS).
     pub bus: Option<Bus<'a>>,
+    /// The node's own `status` allows it and so do all its buses'.
+    pub enabled: bool,
 }
 
 /// The context the root gives its children.
@@ -64,6 +69,7 @@ pub(crate) fn root_bus<'a>(fdt: &Fdt<'a>) -> Result<Bus<'a>, PlatformError> {
         cells: tree::child_cells(root, "")?,
         interrupt_parent: tree::read_u32(root, "", "interrupt-parent")?,
         ranges: None,
+        enabled: true,
     })
 }
 
@@ -95,6 +101,7 @@ pub(crate) fn examine<'a>(
         && tree::property(node, "interrupt-controller").is_none()
         && tree::read_string(node, path, "device_type")? != Some("pci");
     let cells = tree::child_cells(node, path)?;
+    let enabled = parent.enabled && tree::is_enabled(node, path)?;
     // A bus with wider child addresses (PCI-like, e.g. NXP's fsl-mc) has no CPU-addressable
     // children: like a PCI bus, it is listed but not walked.
     let addressable = (1..=2).contains(&cells.address) && cells.size <= 2;
@@ -110,6 +117,7 @@ pub(crate) fn examine<'a>(
             cells,
             interrupt_parent: children_interrupt_parent,
             ranges: Some(ranges),
+            enabled,
         })
     } else {
         None
@@ -118,6 +126,7 @@ pub(crate) fn examine<'a>(
         regs,
         interrupt_parent,
         bus,
+        enabled,
     }))
 }
 

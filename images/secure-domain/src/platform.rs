@@ -1,9 +1,11 @@
 //! What the secure domain needs from its device tree: its RAM, the PL031 RTC, the GIC (version
-//! and register frames), the virtual timer's interrupt and its channel to hyp-arm, if any.
+//! and register frames), the virtual timer's interrupt, a Cadence UART of its own, and its
+//! channel to hyp-arm, if any.
 //!
-//! Only the root's children are looked at: the hypervisor's domain trees (and QEMU's `virt`)
-//! put these devices there, so their `reg` uses the root's `#address-cells`/`#size-cells` and
-//! needs no `ranges` translation. Nodes whose `status` is not "okay" are ignored.
+//! Devices are looked for among the root's children and the children of root-level
+//! `simple-bus` nodes with an empty `ranges` (an identity translation, as ZynqMP's /axi): the
+//! hypervisor's domain trees keep the host's buses, QEMU's `virt` has none. So no `reg` needs
+//! translating. Nodes whose `status` is not "okay" are ignored.
 
 pub mod channel;
 
@@ -20,6 +22,8 @@ pub const GICV2_COMPATIBLES: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "a
 pub const GICV3_COMPATIBLES: &[&str] = &["arm,gic-v3"];
 /// The Arm PrimeCell PL031 real-time clock.
 pub const RTC_COMPATIBLES: &[&str] = &["arm,pl031"];
+/// A Cadence UART (Xilinx Zynq / ZynqMP PS UART): the domain prints on it itself when it owns one.
+pub const CADENCE_UART_COMPATIBLES: &[&str] = &["xlnx,zynqmp-uart", "cdns,uart-r1p12"];
 /// The Arm generic timer.
 pub const TIMER_COMPATIBLES: &[&str] = &["arm,armv8-timer"];
 
@@ -103,6 +107,9 @@ pub struct Platform {
     pub gic: GicLayout,
     /// INTID of the EL1 virtual timer's PPI.
     pub virtual_timer_intid: u32,
+    /// The register frame of a Cadence UART the domain owns: its console, instead of hyp-arm's
+    /// CONSOLE_WRITE hypercall.
+    pub cadence_uart: Option<AddressRange>,
     /// The first channel to hyp-arm (a ring region and its doorbell), if the tree has one.
     pub channel: ChannelLookup,
 }
@@ -142,7 +149,7 @@ impl fmt::Display for PlatformError {
             ),
             Self::NoGic => formatter.write_str(
                 "the device tree has no enabled GIC node (arm,gic-400, arm,cortex-a15-gic, \
-                 arm,gic-v2 or arm,gic-v3) under the root",
+                 arm,gic-v2 or arm,gic-v3) under the root or an identity-mapped simple-bus",
             ),
             Self::BadReg {
                 node,
@@ -152,7 +159,7 @@ impl fmt::Display for PlatformError {
                 "the {node} node's reg needs {needed_entries} entries of at most two cells each"
             ),
             Self::NoTimer => formatter
-                .write_str("the device tree has no enabled arm,armv8-timer node under the root"),
+                .write_str("the device tree has no enabled arm,armv8-timer node under the root or an identity-mapped simple-bus"),
             Self::BadTimerInterrupt { why } => {
                 write!(formatter, "the arm,armv8-timer node's interrupts: {why}")
             }
@@ -167,6 +174,10 @@ pub fn parse(tree: &[u8], image_address: u64) -> Result<Platform, PlatformError>
     let memory = memory_containing(root, image_address)?;
     let rtc = match enabled_child(root, RTC_COMPATIBLES) {
         Some(node) => Some(reg_entries::<1>(node, "arm,pl031")?[0]),
+        None => None,
+    };
+    let cadence_uart = match enabled_child(root, CADENCE_UART_COMPATIBLES) {
+        Some(node) => Some(reg_entries::<1>(node, "Cadence UART")?[0]),
         None => None,
     };
     let (gic_node, gic) = if let Some(node) = enabled_child(root, GICV3_COMPATIBLES) {
@@ -199,6 +210,7 @@ pub fn parse(tree: &[u8], image_address: u64) -> Result<Platform, PlatformError>
         rtc,
         gic,
         virtual_timer_intid,
+        cadence_uart,
         channel,
     })
 }
@@ -225,14 +237,32 @@ fn memory_containing(
         .ok_or(PlatformError::NoMemoryForImage { image_address })
 }
 
-/// The first enabled root-level node compatible with any of `compatibles`.
+/// The first enabled node compatible with any of `compatibles`, among the root's children and
+/// then those of its identity-mapped buses.
 fn enabled_child<'b, 'a>(root: FdtNode<'b, 'a>, compatibles: &[&str]) -> Option<FdtNode<'b, 'a>> {
-    root.children().find(|node| {
+    let wanted = |node: &FdtNode<'b, 'a>| {
         is_enabled(*node)
             && node
                 .compatible()
                 .is_some_and(|list| list.all().any(|name| compatibles.contains(&name)))
+    };
+    root.children().find(wanted).or_else(|| {
+        root.children()
+            .filter(|node| is_identity_bus(*node))
+            .find_map(|bus| bus.children().find(wanted))
     })
+}
+
+/// An enabled `simple-bus` with an empty `ranges`: its children's addresses are the root's.
+/// (Its `#address-cells`/`#size-cells` may differ from the root's; `reg` reads them.)
+fn is_identity_bus(node: FdtNode<'_, '_>) -> bool {
+    is_enabled(node)
+        && node
+            .compatible()
+            .is_some_and(|list| list.all().any(|name| name == "simple-bus"))
+        && node
+            .property("ranges")
+            .is_some_and(|ranges| ranges.value.is_empty())
 }
 
 /// A node without `status`, or with "okay" (or the older "ok"), is enabled.

@@ -20,8 +20,8 @@ use crate::mm::page_table::{
     Access, Geometry, MapError, MemoryKind, Regime, TablePool, TranslationTable, PAGE_SIZE,
 };
 use crate::platform::{
-    BootModuleKind, GicRegions, GicVersion, MemoryRange, Platform, MAX_BOOT_MODULES,
-    MAX_RESERVED_RANGES,
+    BootModuleKind, GicRegions, GicVersion, Gicv2FramePages, MemoryRange, Platform,
+    GICV2_PAGE_SIZE, MAX_BOOT_MODULES, MAX_RESERVED_RANGES,
 };
 use crate::sync::Mutex;
 use crate::vcpu_power::VcpuPower;
@@ -42,11 +42,16 @@ pub enum DomainError {
     Refused(crate::domain::ownership::DomainRefusal),
     NoKernel,
     NoRam(crate::mm::carve::CarveError),
-    FixedRamUnavailable { base: u64, size: u64 },
+    FixedRamUnavailable {
+        base: u64,
+        size: u64,
+    },
     Stage2(MapError),
     Layout(crate::domain::boot_layout::BootLayoutError),
     DeviceTree(crate::domain::guest_dt::GuestDtError),
     Vgic(crate::vgic::VgicConfigError),
+    /// The GICv2 virtual CPU interface frame cannot hold the guest's 8 KiB CPU interface.
+    VirtualCpuInterfaceTooSmall(MemoryRange),
 }
 
 impl fmt::Display for DomainError {
@@ -68,6 +73,12 @@ impl fmt::Display for DomainError {
             DomainError::Layout(error) => write!(f, "boot layout: {error}"),
             DomainError::DeviceTree(error) => write!(f, "device tree: {error}"),
             DomainError::Vgic(error) => write!(f, "virtual GIC: {error}"),
+            DomainError::VirtualCpuInterfaceTooSmall(frame) => write!(
+                f,
+                "the GIC's virtual CPU interface (GICV) {:#x}+{:#x} is smaller than the 8 KiB a \
+                 guest's CPU interface needs (GICV_DIR at +0x1000)",
+                frame.base, frame.size
+            ),
         }
     }
 }
@@ -280,17 +291,23 @@ fn create(
         ..
     } = &platform.gic.regions
     {
-        // GICC_DIR sits at 0x1000, so the domain needs both 4 KiB pages of the GICV frame.
-        stage2
-            .map(
-                cpu_interface.base,
-                virtual_cpu_interface.base,
-                0x2000,
-                MemoryKind::Device,
-                Access::ReadWrite,
-                tables,
-            )
-            .map_err(DomainError::Stage2)?;
+        // The guest's 8 KiB CPU interface (GICC_DIR at +0x1000) at the GICC address: one 4 KiB
+        // mapping per GICV page, so that a 64 KiB-aliased GICV (ZynqMP) is stitched together.
+        let pages = Gicv2FramePages::of(*virtual_cpu_interface).ok_or(
+            DomainError::VirtualCpuInterfaceTooSmall(*virtual_cpu_interface),
+        )?;
+        for (ipa, page) in pages.guest_mappings(cpu_interface.base) {
+            stage2
+                .map(
+                    ipa,
+                    page,
+                    GICV2_PAGE_SIZE,
+                    MemoryKind::Device,
+                    Access::ReadWrite,
+                    tables,
+                )
+                .map_err(DomainError::Stage2)?;
+        }
     }
     // Channels: the frontend's virtio-mmio frame stays unmapped (emulated), the backend maps
     // the ring; both get their interrupt as a virtual SPI and a node in their device tree.

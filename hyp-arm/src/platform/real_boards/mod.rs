@@ -453,3 +453,56 @@ fn patching_changes_only_what_it_is_asked_to() {
     }
     assert_eq!(without_memory(&patched), without_memory(&shipped));
 }
+
+/// The tree QEMU 7.2's xlnx-zcu102 hands over for boards/zcu102's reference tree (`-m 2G`): QEMU
+/// NOPs out the memory node it replaces, and adds its own memory@0 and the /chosen it writes.
+const ZCU102_QEMU_LOADED: &[u8] = include_bytes!("../../../testdata/dtb/zcu102-qemu-loaded.dtb");
+
+#[test]
+fn nop_tokens_from_a_loader_are_removed_in_place() {
+    assert!(matches!(
+        Platform::parse(ZCU102_QEMU_LOADED),
+        Err(PlatformError::Blob(BlobError::Structure {
+            problem: StructureProblem::NopToken,
+            ..
+        }))
+    ));
+    let mut blob = ZCU102_QEMU_LOADED.to_vec();
+    let removed = blob::remove_nops(&mut blob);
+    assert!(removed > 0, "QEMU left NOPs");
+    assert_eq!(blob::remove_nops(&mut blob), 0, "all of them");
+    let platform = Platform::parse(&blob).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        platform.memory.as_slice(),
+        [MemoryRange::new(0, 0x8000_0000)]
+    );
+    assert_eq!(
+        platform
+            .console
+            .as_ref()
+            .map(|uart| (uart.base, uart.compatible)),
+        Some((0xff00_0000, "xlnx,zynqmp-uart"))
+    );
+    // A blob without NOPs is left as it is.
+    let mut clean = ZCU102.to_vec();
+    assert_eq!(blob::remove_nops(&mut clean), 0);
+    assert_eq!(clean, ZCU102);
+    // Garbage is not touched, and nothing panics.
+    let mut garbage = vec![0xffu8; 64];
+    assert_eq!(blob::remove_nops(&mut garbage), 0);
+}
+
+#[test]
+fn a_device_under_a_disabled_bus_is_disabled() {
+    // ZCU102: /axi/cci@fd6e0000 is disabled, its pmu@9000 child has no `status` of its own.
+    let platform = parse(ZCU102);
+    let device = |path: &str| {
+        platform
+            .device(path)
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("{path} is a device"))
+    };
+    assert!(!device("/axi/cci@fd6e0000").enabled);
+    assert!(!device("/axi/cci@fd6e0000/pmu@9000").enabled);
+    assert!(device("/axi/serial@ff010000").enabled);
+}

@@ -1,6 +1,8 @@
 //! The domain's console: text through hyp-arm's CONSOLE_WRITE hypercall, 40 bytes per call (the
-//! hypervisor buffers lines and tags them with the domain's name). With the `bare-qemu` feature
-//! the same bytes go to QEMU virt's PL011 instead, as there is no hypervisor to call.
+//! hypervisor buffers lines and tags them with the domain's name), or, once `own_uart::adopt` has
+//! taken a Cadence UART the domain owns (the ZCU102's uart1), straight to that UART. With the
+//! `bare-qemu` feature the same bytes go to QEMU virt's PL011 instead, as there is no hypervisor
+//! to call.
 //!
 //! A `Console` is a short-lived value on the stack: each line builds one, so the interrupt
 //! handler's and the main loop's output never share a buffer.
@@ -71,11 +73,14 @@ impl Drop for Console {
     }
 }
 
-/// One chunk to the hypervisor. A failed call (a bad count, which the chunking never produces)
-/// has nowhere to be reported but the console itself, so it is dropped.
+/// One chunk to the domain's own UART, else to the hypervisor. A failed call (a bad count, which
+/// the chunking never produces) has nowhere to be reported but the console itself, so it is
+/// dropped.
 #[cfg(not(feature = "bare-qemu"))]
 fn send(chunk: &[u8]) {
-    let _ = crate::hypercall::console_write(chunk);
+    if !crate::own_uart::write(chunk) {
+        let _ = crate::hypercall::console_write(chunk);
+    }
 }
 
 /// One chunk to QEMU virt's PL011 (bare-qemu builds only).

@@ -1,6 +1,7 @@
 //! The secure domain's firmware: a small Rust service partition at EL1 behind hyp-arm's
 //! stage-2 translation. It reads its device tree, maps its RAM and devices, turns on the MMU and
-//! caches, brings up its (virtual) GIC, the PL031 RTC and the virtual timer, offers the keystore
+//! caches, takes its own Cadence UART as its console if it has one (the ZCU102's uart1), brings
+//! up its (virtual) GIC, the PL031 RTC and the virtual timer, offers the keystore
 //! over its channel to hyp-arm if it has one, reports itself, tells the hypervisor it is ready,
 //! and then serves the channel when its doorbell rings and prints a heartbeat every second,
 //! sleeping in WFI in between.
@@ -30,6 +31,8 @@ mod heartbeat;
 mod hypercall;
 mod keystore_channel;
 mod mmu;
+#[cfg(not(feature = "bare-qemu"))]
+mod own_uart;
 mod pl031;
 mod shared_memory;
 
@@ -103,6 +106,12 @@ pub extern "C" fn main(device_tree: u64) -> ! {
         Err(error) => fail(error),
     };
     let channel = map_channel(platform.channel);
+    #[cfg(not(feature = "bare-qemu"))]
+    if let Some(uart) = platform.cadence_uart {
+        // SAFETY: the domain's tree gives it this UART (hyp-arm maps only devices the domain
+        // owns), `build_identity_map` mapped it as Device memory, and only `own_uart` drives it.
+        unsafe { own_uart::adopt(uart.base) };
+    }
     // SAFETY: `root` maps RAM (holding the image, its stack and the tables) as Normal memory
     // and every device used below as Device memory; the MMU is still off.
     unsafe { mmu::enable(root, image) };
@@ -176,6 +185,9 @@ fn build_identity_map(
     }
     if let Some(rtc) = platform.rtc {
         tables.map(rtc, MemoryKind::Device)?;
+    }
+    if let Some(uart) = platform.cadence_uart {
+        tables.map(uart, MemoryKind::Device)?;
     }
     #[cfg(feature = "bare-qemu")]
     tables.map(

@@ -30,6 +30,7 @@ fn domain_tree_with_gicv3_and_rtc() {
                 redistributors: AddressRange::new(0x80a_0000, 0xf6_0000),
             },
             virtual_timer_intid: 27,
+            cadence_uart: None,
             channel: ChannelLookup::Absent,
         }
     );
@@ -154,4 +155,29 @@ fn address_ranges() {
     let top = AddressRange::new(u64::MAX - 1, 16);
     assert_eq!(top.end(), None);
     assert!(top.contains(u64::MAX));
+}
+
+/// Debian's ZCU102 tree: the GIC and the UARTs sit under /axi, a `simple-bus` with an empty
+/// `ranges`.
+const ZCU102: &[u8] =
+    include_bytes!("../../../../hyp-arm/testdata/dtb/real-boards/zynqmp-zcu102-rev1.0.dtb");
+
+#[test]
+fn zcu102_devices_under_an_identity_mapped_bus() {
+    let platform = parse(ZCU102, IMAGE).expect("valid tree");
+    assert_eq!(platform.memory, AddressRange::new(0, 0x8000_0000));
+    assert_eq!(
+        platform.gic,
+        GicLayout::V2 {
+            distributor: AddressRange::new(0xf901_0000, 0x1_0000),
+            cpu_interface: AddressRange::new(0xf902_0000, 0x2_0000),
+        }
+    );
+    assert_eq!(platform.virtual_timer_intid, 27);
+    // The first enabled Cadence UART (hyp-arm's domain tree leaves the domain only its own).
+    assert_eq!(
+        platform.cadence_uart,
+        Some(AddressRange::new(0xff00_0000, 0x1000))
+    );
+    assert_eq!(platform.rtc, None);
 }
