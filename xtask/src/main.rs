@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for building, running, testing and benchmarking hyp-arm.
 #![forbid(unsafe_code)]
 
+mod android_kernel;
 mod bare_guest;
 mod bench;
 mod boot_bench;
@@ -9,6 +10,7 @@ mod cpio;
 mod deps;
 mod guest_programs;
 mod initramfs;
+mod kernel_config;
 mod keystore_bench;
 mod layout;
 mod microbench;
@@ -44,6 +46,10 @@ enum Verb {
     /// hypervisor), or with --bare-qemu target/secure-domain/secure-domain-bare.elf (for bare
     /// QEMU's -kernel, console on the PL011).
     BuildSecureDomain(SecureDomainOptions),
+    /// Build the Android-style guest kernel target/android-kernel/Image from Debian's
+    /// linux-source-6.1 and images/android-kernel/android.config (goldfish drivers, binderfs,
+    /// virtio-vsock built in). Cached: does nothing while its inputs are unchanged.
+    AndroidKernel,
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
     /// Boot hyp-arm and its guest under QEMU with the console on this terminal (Ctrl-A x quits).
@@ -163,6 +169,7 @@ fn main() -> ExitCode {
             };
             secure_domain::build_secure_domain(&layout, which).map(drop)
         }
+        Verb::AndroidKernel => android_kernel::ensure(&layout).map(drop),
         Verb::Initramfs => initramfs::build(&layout).map(drop),
         Verb::Run(options) => run::run(&layout, &options),
         Verb::Test(options) => test::test(&layout, &options),
