@@ -153,6 +153,10 @@ struct BenchOptions {
 struct TestOptions {
     /// Run only the system tests whose names contain this (host unit tests always run).
     filter: Option<String>,
+    /// The android domain's kernel (arm64 Image) instead of Debian's target/guest/Image, e.g.
+    /// target/android-kernel/Image from `cargo xtask android-kernel`.
+    #[arg(long, value_name = "IMAGE")]
+    guest_kernel: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
