@@ -9,7 +9,10 @@ use crate::runner::{Failure, Qemu};
 
 /// Printed by init as soon as it runs, in every mode.
 pub const USERSPACE: &str = "HYPTEST-USERSPACE";
-/// Every mode, after [`USERSPACE`]: binder_linux loaded and `/bin/binder-client` got the binder
+/// Every mode, after [`USERSPACE`]: init found Android's three binder devices in /dev (binderfs
+/// or binder_linux made them); the line names the ones it found.
+pub const BINDER_DEVICES: &str = "android: init has binder devices: binder hwbinder vndbinder";
+/// Every mode, after [`BINDER_DEVICES`]: `/bin/binder-client` got the binder
 /// protocol version from `/dev/binder`; followed by ` version N`.
 pub const BINDER_OK: &str = "HYPTEST-BINDER-OK";
 /// Every mode, instead of [`BINDER_OK`]: followed by binder-client's exit status and message.

@@ -1,6 +1,7 @@
-//! The Android-style guest userspace under hyp-arm: init mounts Android's filesystems, loads the
-//! binder driver (binder_linux with binder, hwbinder and vndbinder devices) and `/bin/binder-client`
-//! gets the binder protocol version from `/dev/binder`.
+//! The Android-style guest userspace under hyp-arm: init mounts Android's filesystems, gets the
+//! binder, hwbinder and vndbinder devices (binderfs of a kernel with binder built in, or Debian's
+//! binder_linux module) and `/bin/binder-client` gets the binder protocol version from
+//! `/dev/binder`.
 
 use hyp_arm_system_tests::{guest, BootConfig, Failure, GicVersion, Mode, Qemu};
 
@@ -20,7 +21,7 @@ fn binder_client_reads_the_protocol_version_under_hyp_arm() -> Result<(), Failur
             guest::STEP_TIMEOUT,
         )?;
     }
-    qemu.wait_for("android: init loaded binder_linux", guest::STEP_TIMEOUT)?;
+    qemu.wait_for(guest::BINDER_DEVICES, guest::STEP_TIMEOUT)?;
     guest::check_binder(&mut qemu)?;
     guest::check_powered_off(&mut qemu)
 }

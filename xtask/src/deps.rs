@@ -155,13 +155,13 @@ fn image_programs(apt: &mut Apt) -> Result<()> {
 }
 
 /// apt-get, run at most one `apt-get update` per xtask invocation.
-struct Apt {
+pub struct Apt {
     root: bool,
     updated: bool,
 }
 
 impl Apt {
-    fn new() -> Apt {
+    pub fn new() -> Apt {
         Apt {
             root: is_root(),
             updated: false,
@@ -198,7 +198,8 @@ impl Apt {
         Ok(())
     }
 
-    fn install(&mut self, packages: &[&str]) -> Result<()> {
+    /// Installs `packages` (after one `apt-get update`), or fails with the commands to run.
+    pub fn install(&mut self, packages: &[&str]) -> Result<()> {
         let install = format!("apt-get install -y {}", packages.join(" "));
         self.require(&["apt-get update".to_string(), install])?;
         self.update()?;
@@ -412,7 +413,7 @@ fn find_deb(dir: &Path, package: &str) -> Result<Option<PathBuf>> {
 
 /// Copies the kernel to `Image`, decompressing it if the package ships it gzipped, and checks
 /// that it is an arm64 Image (Linux `Documentation/arch/arm64/booting.rst`: magic at 0x38).
-fn install_kernel_image(vmlinuz: &Path, image: &Path) -> Result<()> {
+pub fn install_kernel_image(vmlinuz: &Path, image: &Path) -> Result<()> {
     let mut bytes =
         fs::read(vmlinuz).with_context(|| format!("cannot read {}", vmlinuz.display()))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {

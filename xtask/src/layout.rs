@@ -79,6 +79,21 @@ impl Layout {
         self.root.join("images").join("initramfs")
     }
 
+    /// The Android-style kernel's recipe: README and config fragment.
+    pub fn android_kernel_recipe(&self) -> PathBuf {
+        self.root.join("images").join("android-kernel")
+    }
+
+    /// Everything `cargo xtask android-kernel` produces: unpacked sources, build tree, Image.
+    pub fn android_kernel_work(&self) -> PathBuf {
+        self.target().join("android-kernel")
+    }
+
+    /// The Android-style guest kernel (arm64 Image) built from images/android-kernel.
+    pub fn android_kernel(&self) -> PathBuf {
+        self.android_kernel_work().join("Image")
+    }
+
     pub fn test_logs(&self) -> PathBuf {
         self.target().join("test-logs")
     }

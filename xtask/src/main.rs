@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for building, running, testing and benchmarking hyp-arm.
 #![forbid(unsafe_code)]
 
+mod android_kernel;
 mod bare_guest;
 mod bench;
 mod boot_bench;
@@ -10,6 +11,7 @@ mod deps;
 mod guest_programs;
 mod image;
 mod initramfs;
+mod kernel_config;
 mod keystore_bench;
 mod layout;
 mod microbench;
@@ -45,6 +47,10 @@ enum Verb {
     /// hypervisor), or with --bare-qemu target/secure-domain/secure-domain-bare.elf (for bare
     /// QEMU's -kernel, console on the PL011).
     BuildSecureDomain(SecureDomainOptions),
+    /// Build the Android-style guest kernel target/android-kernel/Image from Debian's
+    /// linux-source-6.1 and images/android-kernel/android.config (goldfish drivers, binderfs,
+    /// virtio-vsock built in). Cached: does nothing while its inputs are unchanged.
+    AndroidKernel,
     /// Pack the guest initramfs target/guest/initramfs.cpio.gz.
     Initramfs,
     /// Write what a person flashes to the board's boot medium: for U-Boot boards (qemu-virt)
@@ -160,6 +166,10 @@ struct BenchOptions {
 struct TestOptions {
     /// Run only the system tests whose names contain this (host unit tests always run).
     filter: Option<String>,
+    /// The android domain's kernel (arm64 Image) instead of Debian's target/guest/Image, e.g.
+    /// target/android-kernel/Image from `cargo xtask android-kernel`.
+    #[arg(long, value_name = "IMAGE")]
+    guest_kernel: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -176,6 +186,7 @@ fn main() -> ExitCode {
             };
             secure_domain::build_secure_domain(&layout, which).map(drop)
         }
+        Verb::AndroidKernel => android_kernel::ensure(&layout).map(drop),
         Verb::Initramfs => initramfs::build(&layout).map(drop),
         Verb::Image(options) => image::build(&layout, &options.board).map(drop),
         Verb::Run(options) => run::run(&layout, &options),

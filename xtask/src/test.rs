@@ -41,6 +41,18 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     };
     let hypervisor = build::build(layout, &defmt_options)?;
     let initrd = initramfs::build(layout)?;
+    let guest_kernel = match &options.guest_kernel {
+        Some(kernel) => {
+            anyhow::ensure!(
+                kernel.is_file(),
+                "--guest-kernel {} is not a file",
+                kernel.display()
+            );
+            say(format!("guest kernel: {}", kernel.display()));
+            kernel.clone()
+        }
+        None => layout.guest_kernel(),
+    };
     let hostile_guest = bare_guest::hostile(layout)?;
     // The micro-benchmark guest's smoke run (tests/tests/microbench_guest.rs).
     let microbench_guest = bare_guest::microbench(layout)?;
@@ -48,7 +60,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     let embedded = build::build(
         layout,
         &BuildOptions {
-            embed_kernel: Some(layout.guest_kernel()),
+            embed_kernel: Some(guest_kernel.clone()),
             embed_initrd: Some(initrd.clone()),
             embed_bootargs: "console=ttyAMA0 hyptest=boot".to_string(),
             ..defmt_options.clone()
@@ -119,7 +131,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_PINNED_IMAGE", &pinned)
         .env("HYP_ARM_GOLDFISH_IMAGE", &goldfish)
-        .env("HYP_ARM_GUEST_KERNEL", layout.guest_kernel())
+        .env("HYP_ARM_GUEST_KERNEL", &guest_kernel)
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
         .env("HYP_ARM_MICROBENCH_GUEST", &microbench_guest)
