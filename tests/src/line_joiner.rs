@@ -26,15 +26,20 @@ pub struct LineJoiner {
 }
 
 impl LineJoiner {
-    /// Appends `bytes` to `output`, joining cut lines.
-    pub fn append(&mut self, output: &mut Vec<u8>, bytes: &[u8]) {
+    /// Appends `bytes` to `output`, joining cut lines. Returns the shortest length `output` had
+    /// meanwhile: joining takes bytes back out, so whoever keeps a position in `output` must
+    /// move back to at most that, or miss what is appended in their place.
+    pub fn append(&mut self, output: &mut Vec<u8>, bytes: &[u8]) -> usize {
+        let mut shortest = output.len();
         for &byte in bytes {
             output.push(byte);
             if byte == b'\n' {
                 self.line_ended(output);
+                shortest = shortest.min(self.line_start.min(output.len()));
                 self.line_start = output.len();
             }
         }
+        shortest
     }
 
     fn line_ended(&mut self, output: &mut Vec<u8>) {
@@ -103,6 +108,20 @@ mod tests {
             joiner.append(&mut output, chunk.as_bytes());
         }
         String::from_utf8(output).unwrap()
+    }
+
+    #[test]
+    fn taking_a_cut_piece_back_is_reported() {
+        let mut joiner = LineJoiner::default();
+        let mut output = Vec::new();
+        assert_eq!(joiner.append(&mut output, b"[hyp] up\r\n"), 0);
+        let prompt = b"[android] / # ";
+        assert_eq!(joiner.append(&mut output, prompt), 10);
+        // The prompt was cut by hyp-arm's line: its piece leaves the output, and the hyp line
+        // lands where it was.
+        let shortest = joiner.append(&mut output, b"\\\r\n[hyp] command: done\r\n");
+        assert_eq!(shortest, 10);
+        assert_eq!(&output[shortest..], b"[hyp] command: done\r\n");
     }
 
     #[test]

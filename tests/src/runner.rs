@@ -123,6 +123,8 @@ struct Output {
     /// has the raw bytes).
     bytes: Vec<u8>,
     joiner: LineJoiner,
+    /// The shortest `bytes` has been since a waiter last looked (joining takes bytes back).
+    shortest_since_look: usize,
     open_streams: usize,
     log: Option<File>,
 }
@@ -204,6 +206,7 @@ impl Qemu {
             output: Mutex::new(Output {
                 bytes: Vec::new(),
                 joiner: LineJoiner::default(),
+                shortest_since_look: 0,
                 open_streams: 0,
                 log: Some(log),
             }),
@@ -333,8 +336,10 @@ impl Qemu {
         let shared = Arc::clone(&self.shared);
         let mut output = shared.lock();
         loop {
-            // Joining a cut line may take back bytes an earlier wait already passed.
-            self.cursor = self.cursor.min(output.bytes.len());
+            // Joining a cut line may take back bytes an earlier wait already passed, and put
+            // new ones in their place.
+            self.cursor = self.cursor.min(output.shortest_since_look);
+            output.shortest_since_look = output.bytes.len();
             let found = check(&output, self.cursor);
             let failure = self.first_failure(&output.bytes);
             match (found, failure) {
@@ -468,9 +473,11 @@ fn append(shared: &Shared, bytes: &[u8]) {
     let Output {
         bytes: joined,
         joiner,
+        shortest_since_look,
         ..
     } = &mut *output;
-    joiner.append(joined, bytes);
+    let shortest = joiner.append(joined, bytes);
+    *shortest_since_look = (*shortest_since_look).min(shortest);
     if let Some(log) = output.log.as_mut() {
         if log.write_all(bytes).is_err() {
             // A full disk must not hide the test result; the buffer still has everything.

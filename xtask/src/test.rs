@@ -53,6 +53,9 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         }
         None => layout.guest_kernel(),
     };
+    // The Android-style kernel with the goldfish drivers (tests/tests/goldfish.rs); built once,
+    // then cached (images/android-kernel/README.md).
+    let android_kernel = crate::android_kernel::ensure(layout)?;
     let hostile_guest = bare_guest::hostile(layout)?;
     // The micro-benchmark guest's smoke run (tests/tests/microbench_guest.rs).
     let microbench_guest = bare_guest::microbench(layout)?;
@@ -131,6 +134,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         .env("HYP_ARM_EMBEDDED_IMAGE", &embedded)
         .env("HYP_ARM_PINNED_IMAGE", &pinned)
         .env("HYP_ARM_GOLDFISH_IMAGE", &goldfish)
+        .env("HYP_ARM_ANDROID_KERNEL", &android_kernel)
         .env("HYP_ARM_GUEST_KERNEL", &guest_kernel)
         .env("HYP_ARM_GUEST_INITRD", &initrd)
         .env("HYP_ARM_HOSTILE_GUEST", &hostile_guest)
