@@ -41,9 +41,7 @@ fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
     CONSOLE.console_for(uart, |base| {
         // SAFETY: the device tree names this PL011 as the console; the hypervisor maps it as device
         // memory and only the console code drives it (the guest shares it for its own output).
-        let uart = unsafe { Pl011::new(base) };
-        uart.init();
-        uart
+        unsafe { Pl011::new(base) }
     })
 }
 

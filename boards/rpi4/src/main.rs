@@ -48,17 +48,13 @@ fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
         .console_for(uart, |base| {
             // SAFETY: the device tree names this mini UART as the console; the hypervisor maps
             // it as device memory and only the console code drives it.
-            let uart = unsafe { MiniUart::new(base) };
-            uart.init();
-            uart
+            unsafe { MiniUart::new(base) }
         })
         .or_else(|| {
             PL011_CONSOLE.console_for(uart, |base| {
                 // SAFETY: the device tree names this PL011 as the console; the hypervisor maps it
                 // as device memory and only the console code drives it.
-                let uart = unsafe { Pl011::new(base) };
-                uart.init();
-                uart
+                unsafe { Pl011::new(base) }
             })
         })
 }

@@ -43,9 +43,7 @@ fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
         // SAFETY: the device tree names this Cadence UART as the console; the hypervisor maps it
         // as device memory and only the console code drives it (android, which owns it, shares
         // it for its own output).
-        let uart = unsafe { CadenceUart::new(base) };
-        uart.init();
-        uart
+        unsafe { CadenceUart::new(base) }
     })
 }
 

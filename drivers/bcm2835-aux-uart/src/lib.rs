@@ -48,10 +48,12 @@ impl MiniUart {
         // UART for the lifetime of `self`, accessed only through the `UnsafeCell` register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for MiniUart {
     /// Takes the UART over from the firmware: 8 data bits, no flow control, FIFOs cleared,
     /// receiver and transmitter on, interrupts off. The baud divisor stays as the firmware set it.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // Let the firmware's last message leave before the transmitter is turned off.
         self.flush();
@@ -66,9 +68,7 @@ impl MiniUart {
             .cntl
             .write(CNTL::RECEIVER_ENABLE::SET + CNTL::TRANSMITTER_ENABLE::SET);
     }
-}
 
-impl SerialPort for MiniUart {
     /// Raises the AUX interrupt while received bytes wait, so that console input is read on
     /// interrupt. Line-status interrupts come with it, as Linux's 8250 driver enables them.
     fn enable_receive_interrupts(&self) {

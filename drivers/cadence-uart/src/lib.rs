@@ -68,11 +68,13 @@ impl CadenceUart {
         // the lifetime of `self`, accessed only through the `UnsafeCell`-based register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for CadenceUart {
     /// Takes the UART over from the firmware: 8 data bits, no parity, 1 stop bit, normal mode,
     /// both FIFOs reset, transmitter and receiver on, every interrupt masked and cleared. The
     /// baud rate (BAUDGEN, BAUDDIV and MR.CLKSEL) stays as the firmware set it.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // Let the firmware's last characters out before the FIFO reset drops them.
         self.flush();
@@ -92,9 +94,7 @@ impl CadenceUart {
             .cr
             .write(CR::RX_EN::SET + CR::TX_EN::SET + CR::RSTTO::SET + CR::STPBRK::SET);
     }
-}
 
-impl SerialPort for CadenceUart {
     /// Raises the UART's interrupt while received bytes wait: trigger level 1, so RTRIG is set
     /// as soon as one byte is in the receive FIFO. `try_read_byte` clears it once the FIFO is
     /// empty (the status bits are sticky until written with 1).

@@ -46,10 +46,12 @@ impl Pl011 {
         // for the lifetime of `self`, accessed only through the `UnsafeCell`-based register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for Pl011 {
     /// Takes the UART over from the firmware: 8 data bits, no parity, 1 stop bit, FIFOs on, transmitter
     /// and receiver on, every interrupt masked. The baud rate divisors are left as the firmware set them.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // DDI 0183G 3.3.8 (UARTCR) gives the reprogramming order: let the current character finish, disable
         // the UART, flush the transmit FIFO by clearing FEN, reprogram, enable. Waiting for !BUSY first
@@ -81,9 +83,7 @@ impl Pl011 {
             .cr
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
-}
 
-impl SerialPort for Pl011 {
     /// Raises the UART's interrupt while received bytes wait (receive and receive-timeout
     /// interrupts, DDI 0183G 3.3.10): the hypervisor then reads its console input on interrupt
     /// instead of polling.

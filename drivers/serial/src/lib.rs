@@ -17,11 +17,15 @@ mod io;
 
 pub use io::SerialIo;
 
-/// The byte-level operations of a polled UART.
+/// A polled UART: taking it over, and its byte-level operations.
 ///
 /// Methods take `&self`: a driver is a handle on device registers, each access a single volatile
 /// one that the device serialises, so a shared reference is all a caller needs.
 pub trait SerialPort {
+    /// Takes the UART over from whatever ran before (firmware, a loader): data format, FIFOs,
+    /// transmitter and receiver on, every interrupt masked; the baud rate stays as it was set.
+    fn init(&self);
+
     /// Queues one byte, waiting while the transmit FIFO is full.
     ///
     /// The wait has no limit: the FIFO drains at the line rate, and a UART that never drains
@@ -55,6 +59,10 @@ pub trait SerialPort {
 /// A shared reference drives the UART it refers to, so `SerialIo(&uart)` works without giving
 /// the driver away.
 impl<U: SerialPort + ?Sized> SerialPort for &U {
+    fn init(&self) {
+        (**self).init();
+    }
+
     fn write_byte(&self, byte: u8) {
         (**self).write_byte(byte);
     }

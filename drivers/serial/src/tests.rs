@@ -28,6 +28,8 @@ impl FakeUart {
 }
 
 impl SerialPort for FakeUart {
+    fn init(&self) {}
+
     fn write_byte(&self, byte: u8) {
         self.output.borrow_mut().push(byte);
     }

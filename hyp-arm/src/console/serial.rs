@@ -46,8 +46,9 @@ impl<U: SerialPort + Send + Sync + 'static> SerialConsole<U> {
     }
 
     /// The console for `uart` if this driver drives it, `None` if its `compatible` is not one of
-    /// ours. The first match calls `build` with the UART's register base to construct and
-    /// initialise the driver; later matches return that same driver and never call `build`.
+    /// ours. The first match calls `build` with the UART's register base to construct the
+    /// driver, then takes the UART over ([`SerialPort::init`]); later matches return that same
+    /// driver and never call `build`.
     pub fn console_for(
         &'static self,
         uart: &Uart,
@@ -56,10 +57,11 @@ impl<U: SerialPort + Send + Sync + 'static> SerialConsole<U> {
         if !self.compatibles.contains(&uart.compatible) {
             return None;
         }
-        Some(
-            self.uart
-                .call_once(|| SerialConsoleUart(build(uart.base as usize))),
-        )
+        Some(self.uart.call_once(|| {
+            let driver = build(uart.base as usize);
+            driver.init();
+            SerialConsoleUart(driver)
+        }))
     }
 }
 

@@ -12,12 +12,17 @@ use crate::platform::Uart;
 #[derive(Default)]
 struct FakeUart {
     base: usize,
+    inits: AtomicUsize,
     written: AtomicUsize,
     reads: AtomicUsize,
     receive_interrupts: AtomicBool,
 }
 
 impl SerialPort for FakeUart {
+    fn init(&self) {
+        self.inits.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn write_byte(&self, _byte: u8) {
         self.written.fetch_add(1, Ordering::Relaxed);
     }
@@ -46,6 +51,8 @@ impl SerialPort for FakeUart {
 struct PollOnlyUart;
 
 impl SerialPort for PollOnlyUart {
+    fn init(&self) {}
+
     fn write_byte(&self, _byte: u8) {}
 
     fn try_read_byte(&self) -> Option<u8> {
@@ -83,7 +90,7 @@ fn another_compatible_gets_no_console_and_builds_nothing() {
 }
 
 #[test]
-fn the_driver_is_built_once_from_the_uart_base() {
+fn the_driver_is_built_and_initialised_once_from_the_uart_base() {
     static CONSOLE: SerialConsole<FakeUart> = SerialConsole::new(&["vendor,a", "vendor,b"]);
     let builds = AtomicUsize::new(0);
     let build = |base| {
