@@ -8,7 +8,7 @@
 //!
 //! Boot-time setup, in this order:
 //!
-//! 1. [`set_console`] with the board's UART driver;
+//! 1. [`set_console`] with the board's UART driver (a [`serial::SerialConsole`] builds it);
 //! 2. [`set_domain_names`] with the plan's domain names, in plan order (`[secure]`,
 //!    `[android]`); a domain without a name is shown as `[domain <index>]`;
 //! 3. [`set_interactive_domain`] with the domain that has the console's input
@@ -29,6 +29,7 @@ use core::fmt::{self, Write};
 mod defmt_logger;
 pub mod input;
 pub mod mux;
+pub mod serial;
 
 use mux::{ConsoleMux, MuxError, Source};
 

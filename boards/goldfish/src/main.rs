@@ -7,6 +7,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+use hyp_arm::console::serial::SerialConsole;
 use hyp_arm::console::ConsoleUart;
 use hyp_arm::hypervisor::BoardConfig;
 use hyp_arm::platform::Uart;
@@ -64,36 +65,14 @@ static EMULATED_DEVICES: [BoardDevice; 4] = [
 const PL011_COMPATIBLE: &str = "arm,pl011";
 
 /// The console: a PL011 driven by the hypervisor.
-struct Console(Pl011);
-
-impl ConsoleUart for Console {
-    fn write_bytes(&self, bytes: &[u8]) {
-        self.0.write_bytes(bytes);
-    }
-
-    fn read_byte(&self) -> Option<u8> {
-        self.0.try_read_byte()
-    }
-
-    fn enable_receive_interrupts(&self) {
-        self.0.enable_receive_interrupts();
-    }
-}
-
-static CONSOLE: spin::Once<Console> = spin::Once::new();
+static CONSOLE: SerialConsole<Pl011> = SerialConsole::new(&[PL011_COMPATIBLE]);
 
 fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
-    if uart.compatible != PL011_COMPATIBLE {
-        return None;
-    }
-    let console = CONSOLE.call_once(|| {
+    CONSOLE.console_for(uart, |base| {
         // SAFETY: the device tree names this PL011 as the console; the hypervisor maps it as device
         // memory and only the console code drives it (the guest shares it for its own output).
-        let uart = unsafe { Pl011::new(uart.base as usize) };
-        uart.init();
-        Console(uart)
-    });
-    Some(console)
+        unsafe { Pl011::new(base) }
+    })
 }
 
 /// Called by the entry code with the loader's x0 and the exception level we run at.

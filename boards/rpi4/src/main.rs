@@ -6,6 +6,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+use hyp_arm::console::serial::SerialConsole;
 use hyp_arm::console::ConsoleUart;
 use hyp_arm::hypervisor::BoardConfig;
 use hyp_arm::platform::Uart;
@@ -37,56 +38,25 @@ const MINI_UART_COMPATIBLE: &str = "brcm,bcm2835-aux-uart";
 /// The PL011 (UART0, given to Bluetooth unless an overlay moves it to GPIO 14/15).
 const PL011_COMPATIBLE: &str = "arm,pl011";
 
-/// The console: whichever of the two UARTs the tree names, driven by the hypervisor.
-enum Console {
-    Mini(MiniUart),
-    Pl011(Pl011),
-}
-
-impl ConsoleUart for Console {
-    fn write_bytes(&self, bytes: &[u8]) {
-        match self {
-            Self::Mini(uart) => uart.write_bytes(bytes),
-            Self::Pl011(uart) => uart.write_bytes(bytes),
-        }
-    }
-
-    fn read_byte(&self) -> Option<u8> {
-        match self {
-            Self::Mini(uart) => uart.try_read_byte(),
-            Self::Pl011(uart) => uart.try_read_byte(),
-        }
-    }
-
-    fn enable_receive_interrupts(&self) {
-        match self {
-            Self::Mini(uart) => uart.enable_receive_interrupts(),
-            Self::Pl011(uart) => uart.enable_receive_interrupts(),
-        }
-    }
-}
-
-static CONSOLE: spin::Once<Console> = spin::Once::new();
+/// The console when the tree names the mini UART, driven by the hypervisor.
+static MINI_UART_CONSOLE: SerialConsole<MiniUart> = SerialConsole::new(&[MINI_UART_COMPATIBLE]);
+/// The console when the tree names the PL011, driven by the hypervisor.
+static PL011_CONSOLE: SerialConsole<Pl011> = SerialConsole::new(&[PL011_COMPATIBLE]);
 
 fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
-    let console = match uart.compatible {
-        MINI_UART_COMPATIBLE => CONSOLE.call_once(|| {
+    MINI_UART_CONSOLE
+        .console_for(uart, |base| {
             // SAFETY: the device tree names this mini UART as the console; the hypervisor maps
             // it as device memory and only the console code drives it.
-            let uart = unsafe { MiniUart::new(uart.base as usize) };
-            uart.init();
-            Console::Mini(uart)
-        }),
-        PL011_COMPATIBLE => CONSOLE.call_once(|| {
-            // SAFETY: the device tree names this PL011 as the console; the hypervisor maps it as
-            // device memory and only the console code drives it.
-            let uart = unsafe { Pl011::new(uart.base as usize) };
-            uart.init();
-            Console::Pl011(uart)
-        }),
-        _ => return None,
-    };
-    Some(console)
+            unsafe { MiniUart::new(base) }
+        })
+        .or_else(|| {
+            PL011_CONSOLE.console_for(uart, |base| {
+                // SAFETY: the device tree names this PL011 as the console; the hypervisor maps it
+                // as device memory and only the console code drives it.
+                unsafe { Pl011::new(base) }
+            })
+        })
 }
 
 /// Called by the entry code with the loader's x0 and the exception level we run at.

@@ -5,6 +5,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+use hyp_arm::console::serial::SerialConsole;
 use hyp_arm::console::ConsoleUart;
 use hyp_arm::hypervisor::BoardConfig;
 use hyp_arm::platform::Uart;
@@ -35,37 +36,15 @@ static BOARD: BoardConfig = BoardConfig {
 
 /// The console: a Cadence UART driven by the hypervisor (and, on this board, by android too:
 /// it owns the UART by passthrough, docs/BOARDS.md).
-struct Console(CadenceUart);
-
-impl ConsoleUart for Console {
-    fn write_bytes(&self, bytes: &[u8]) {
-        self.0.write_bytes(bytes);
-    }
-
-    fn read_byte(&self) -> Option<u8> {
-        self.0.try_read_byte()
-    }
-
-    fn enable_receive_interrupts(&self) {
-        self.0.enable_receive_interrupts();
-    }
-}
-
-static CONSOLE: spin::Once<Console> = spin::Once::new();
+static CONSOLE: SerialConsole<CadenceUart> = SerialConsole::new(COMPATIBLES);
 
 fn console_for(uart: &Uart) -> Option<&'static dyn ConsoleUart> {
-    if !COMPATIBLES.contains(&uart.compatible) {
-        return None;
-    }
-    let console = CONSOLE.call_once(|| {
+    CONSOLE.console_for(uart, |base| {
         // SAFETY: the device tree names this Cadence UART as the console; the hypervisor maps it
         // as device memory and only the console code drives it (android, which owns it, shares
         // it for its own output).
-        let uart = unsafe { CadenceUart::new(uart.base as usize) };
-        uart.init();
-        Console(uart)
-    });
-    Some(console)
+        unsafe { CadenceUart::new(base) }
+    })
 }
 
 /// Called by the entry code with the loader's x0 and the exception level we run at.

@@ -9,9 +9,9 @@
 
 pub mod registers;
 
-use core::convert::Infallible;
-use core::fmt;
 use core::hint::spin_loop;
+
+use hyp_arm_serial::SerialPort;
 
 use registers::{MiniUartRegisters, CNTL, IER, IIR, IO, LCR, LSR};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -48,10 +48,12 @@ impl MiniUart {
         // UART for the lifetime of `self`, accessed only through the `UnsafeCell` register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for MiniUart {
     /// Takes the UART over from the firmware: 8 data bits, no flow control, FIFOs cleared,
     /// receiver and transmitter on, interrupts off. The baud divisor stays as the firmware set it.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // Let the firmware's last message leave before the transmitter is turned off.
         self.flush();
@@ -69,14 +71,14 @@ impl MiniUart {
 
     /// Raises the AUX interrupt while received bytes wait, so that console input is read on
     /// interrupt. Line-status interrupts come with it, as Linux's 8250 driver enables them.
-    pub fn enable_receive_interrupts(&self) {
+    fn enable_receive_interrupts(&self) {
         self.registers()
             .ier
             .write(IER::RECEIVE::SET + IER::LINE_STATUS::SET);
     }
 
     /// Queues one byte, waiting while the transmit FIFO is full (it drains at the line rate).
-    pub fn write_byte(&self, byte: u8) {
+    fn write_byte(&self, byte: u8) {
         let registers = self.registers();
         while !registers.lsr.is_set(LSR::TRANSMITTER_EMPTY) {
             spin_loop();
@@ -84,16 +86,9 @@ impl MiniUart {
         registers.io.write(IO::DATA.val(u32::from(byte)));
     }
 
-    /// Queues `bytes` as they are (no newline translation).
-    pub fn write_bytes(&self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_byte(byte);
-        }
-    }
-
     /// Takes one received byte, if there is one. The mini UART reports no framing or parity
     /// errors; an overrun only means an earlier byte was lost, so this one is kept.
-    pub fn try_read_byte(&self) -> Option<u8> {
+    fn try_read_byte(&self) -> Option<u8> {
         let registers = self.registers();
         if !registers.lsr.is_set(LSR::DATA_READY) {
             return None;
@@ -102,79 +97,20 @@ impl MiniUart {
     }
 
     /// Waits until every queued byte has left the transmitter.
-    pub fn flush(&self) {
+    fn flush(&self) {
         while !self.registers().lsr.is_set(LSR::TRANSMITTER_IDLE) {
             spin_loop();
         }
     }
 
     /// Whether a byte is waiting to be read.
-    pub fn can_read(&self) -> bool {
+    fn can_read(&self) -> bool {
         self.registers().lsr.is_set(LSR::DATA_READY)
     }
 
     /// Whether `write_byte` would return without waiting.
-    pub fn can_write(&self) -> bool {
+    fn can_write(&self) -> bool {
         self.registers().lsr.is_set(LSR::TRANSMITTER_EMPTY)
-    }
-}
-
-impl embedded_io::ErrorType for MiniUart {
-    type Error = Infallible;
-}
-
-impl embedded_io::Write for MiniUart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.write_bytes(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        MiniUart::flush(self);
-        Ok(())
-    }
-}
-
-impl embedded_io::WriteReady for MiniUart {
-    fn write_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_write())
-    }
-}
-
-impl embedded_io::Read for MiniUart {
-    /// Blocks until at least one byte has arrived, then takes what is there without waiting more.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let Some((first, rest)) = buf.split_first_mut() else {
-            return Ok(0);
-        };
-        *first = loop {
-            if let Some(byte) = self.try_read_byte() {
-                break byte;
-            }
-            spin_loop();
-        };
-        let mut count = 1;
-        for slot in rest {
-            let Some(byte) = self.try_read_byte() else {
-                break;
-            };
-            *slot = byte;
-            count += 1;
-        }
-        Ok(count)
-    }
-}
-
-impl embedded_io::ReadReady for MiniUart {
-    fn read_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_read())
-    }
-}
-
-impl fmt::Write for MiniUart {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        self.write_bytes(text.as_bytes());
-        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::MiniUart;
 use embedded_io::Read as _;
+use hyp_arm_serial::{SerialIo, SerialPort as _};
 
 const IO: usize = 0x00;
 const IER: usize = 0x04;
@@ -97,7 +98,7 @@ fn reads_take_a_byte_only_when_data_is_ready() {
         "an overrun keeps the byte"
     );
     let mut buffer = [0; 1];
-    assert_eq!(frame.uart().read(&mut buffer).ok(), Some(1));
+    assert_eq!(SerialIo(frame.uart()).read(&mut buffer).ok(), Some(1));
     assert_eq!(buffer, [b'a']);
-    assert_eq!(frame.uart().read(&mut []).ok(), Some(0));
+    assert_eq!(SerialIo(frame.uart()).read(&mut []).ok(), Some(0));
 }

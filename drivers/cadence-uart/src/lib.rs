@@ -1,15 +1,16 @@
 //! Cadence UART (`cdns,uart-r1p8`, `cdns,uart-r1p12`, `xlnx,zynqmp-uart`): the PS UARTs of Xilinx
 //! Zynq-7000 and Zynq UltraScale+ MPSoC (UG1087 register reference, UG1085 chapter 21).
 //!
-//! The same shape as the PL011 driver: polled output, optional receive interrupt, embedded-io.
+//! The same shape as the PL011 driver: polled output, optional receive interrupt, and
+//! `hyp_arm_serial::SerialPort` (so `SerialIo` gives it embedded-io).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod registers;
 
-use core::convert::Infallible;
-use core::fmt;
 use core::hint::spin_loop;
+
+use hyp_arm_serial::SerialPort;
 
 use registers::{CadenceUartRegisters, CR, FIFO, INTERRUPTS, MR, SR};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
@@ -67,11 +68,13 @@ impl CadenceUart {
         // the lifetime of `self`, accessed only through the `UnsafeCell`-based register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for CadenceUart {
     /// Takes the UART over from the firmware: 8 data bits, no parity, 1 stop bit, normal mode,
     /// both FIFOs reset, transmitter and receiver on, every interrupt masked and cleared. The
     /// baud rate (BAUDGEN, BAUDDIV and MR.CLKSEL) stays as the firmware set it.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // Let the firmware's last characters out before the FIFO reset drops them.
         self.flush();
@@ -95,7 +98,7 @@ impl CadenceUart {
     /// Raises the UART's interrupt while received bytes wait: trigger level 1, so RTRIG is set
     /// as soon as one byte is in the receive FIFO. `try_read_byte` clears it once the FIFO is
     /// empty (the status bits are sticky until written with 1).
-    pub fn enable_receive_interrupts(&self) {
+    fn enable_receive_interrupts(&self) {
         let registers = self.registers();
         registers.rxwm.set(1);
         registers.isr.write(INTERRUPTS::RTRIG::SET);
@@ -106,7 +109,7 @@ impl CadenceUart {
     ///
     /// The wait has no limit: the FIFO drains at the line rate, and a UART that never drains
     /// leaves nothing better to do with the byte.
-    pub fn write_byte(&self, byte: u8) {
+    fn write_byte(&self, byte: u8) {
         let registers = self.registers();
         while registers.sr.is_set(SR::TFUL) {
             spin_loop();
@@ -114,19 +117,12 @@ impl CadenceUart {
         registers.fifo.write(FIFO::DATA.val(u32::from(byte)));
     }
 
-    /// Queues `bytes` as they are (no newline translation).
-    pub fn write_bytes(&self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_byte(byte);
-        }
-    }
-
     /// Takes one received byte, if there is one.
     ///
     /// When the FIFO is empty this also clears the sticky receive-trigger status, so that the
     /// interrupt `enable_receive_interrupts` asked for falls again; it clears before it looks, so
     /// a byte that arrives in between sets it anew.
-    pub fn try_read_byte(&self) -> Option<u8> {
+    fn try_read_byte(&self) -> Option<u8> {
         let registers = self.registers();
         if registers.sr.is_set(SR::REMPTY) {
             registers
@@ -140,7 +136,7 @@ impl CadenceUart {
     }
 
     /// Waits until every queued byte has left the transmitter.
-    pub fn flush(&self) {
+    fn flush(&self) {
         let registers = self.registers();
         while !registers.sr.is_set(SR::TEMPTY) || registers.sr.is_set(SR::TACTIVE) {
             spin_loop();
@@ -148,72 +144,13 @@ impl CadenceUart {
     }
 
     /// Whether a byte is waiting to be read.
-    pub fn can_read(&self) -> bool {
+    fn can_read(&self) -> bool {
         !self.registers().sr.is_set(SR::REMPTY)
     }
 
     /// Whether `write_byte` would return without waiting.
-    pub fn can_write(&self) -> bool {
+    fn can_write(&self) -> bool {
         !self.registers().sr.is_set(SR::TFUL)
-    }
-}
-
-impl embedded_io::ErrorType for CadenceUart {
-    type Error = Infallible;
-}
-
-impl embedded_io::Write for CadenceUart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.write_bytes(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        CadenceUart::flush(self);
-        Ok(())
-    }
-}
-
-impl embedded_io::WriteReady for CadenceUart {
-    fn write_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_write())
-    }
-}
-
-impl embedded_io::Read for CadenceUart {
-    /// Blocks until at least one byte has arrived, then takes what is there without waiting more.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let Some((first, rest)) = buf.split_first_mut() else {
-            return Ok(0);
-        };
-        *first = loop {
-            if let Some(byte) = self.try_read_byte() {
-                break byte;
-            }
-            spin_loop();
-        };
-        let mut count = 1;
-        for slot in rest {
-            let Some(byte) = self.try_read_byte() else {
-                break;
-            };
-            *slot = byte;
-            count += 1;
-        }
-        Ok(count)
-    }
-}
-
-impl embedded_io::ReadReady for CadenceUart {
-    fn read_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_read())
-    }
-}
-
-impl fmt::Write for CadenceUart {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        self.write_bytes(text.as_bytes());
-        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::CadenceUart;
 use embedded_io::Read as _;
+use hyp_arm_serial::{SerialIo, SerialPort as _};
 
 const CR: usize = 0x00;
 const MR: usize = 0x04;
@@ -71,10 +72,13 @@ fn init_programs_8n1_enables_both_directions_and_keeps_the_baud_rate() {
 #[test]
 fn write_byte_stores_the_byte_in_the_fifo_register() {
     let mut frame = FakeFrame::new();
-    let mut uart = frame.uart();
+    let uart = frame.uart();
     uart.write_byte(b'x');
-    assert_eq!(embedded_io::Write::write(&mut uart, b"ab\n").unwrap(), 3);
-    core::fmt::Write::write_fmt(&mut uart, format_args!("{}", 7)).unwrap();
+    assert_eq!(
+        embedded_io::Write::write(&mut SerialIo(&uart), b"ab\n").unwrap(),
+        3
+    );
+    core::fmt::Write::write_fmt(&mut SerialIo(&uart), format_args!("{}", 7)).unwrap();
     assert_eq!(frame.read(FIFO), u32::from(b'7'));
 }
 
@@ -107,7 +111,7 @@ fn receive_interrupts_trigger_at_one_byte() {
 fn read_returns_at_least_one_byte_and_zero_for_an_empty_buffer() {
     let mut frame = FakeFrame::new();
     frame.write(FIFO, u32::from(b'q'));
-    let mut uart = frame.uart();
+    let mut uart = SerialIo(frame.uart());
     let mut buffer = [0u8; 4];
     // The simulated FIFO never empties, so every slot fills.
     assert_eq!(uart.read(&mut buffer).unwrap(), 4);

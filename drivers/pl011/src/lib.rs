@@ -4,9 +4,9 @@
 
 pub mod registers;
 
-use core::convert::Infallible;
-use core::fmt;
 use core::hint::spin_loop;
+
+use hyp_arm_serial::SerialPort;
 
 use registers::{Pl011Registers, CR, DR, FR, INTERRUPTS, LCR_H};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -46,10 +46,12 @@ impl Pl011 {
         // for the lifetime of `self`, accessed only through the `UnsafeCell`-based register types.
         unsafe { &*self.registers }
     }
+}
 
+impl SerialPort for Pl011 {
     /// Takes the UART over from the firmware: 8 data bits, no parity, 1 stop bit, FIFOs on, transmitter
     /// and receiver on, every interrupt masked. The baud rate divisors are left as the firmware set them.
-    pub fn init(&self) {
+    fn init(&self) {
         let registers = self.registers();
         // DDI 0183G 3.3.8 (UARTCR) gives the reprogramming order: let the current character finish, disable
         // the UART, flush the transmit FIFO by clearing FEN, reprogram, enable. Waiting for !BUSY first
@@ -85,7 +87,7 @@ impl Pl011 {
     /// Raises the UART's interrupt while received bytes wait (receive and receive-timeout
     /// interrupts, DDI 0183G 3.3.10): the hypervisor then reads its console input on interrupt
     /// instead of polling.
-    pub fn enable_receive_interrupts(&self) {
+    fn enable_receive_interrupts(&self) {
         self.registers()
             .imsc
             .write(INTERRUPTS::RX::SET + INTERRUPTS::RT::SET);
@@ -95,7 +97,7 @@ impl Pl011 {
     ///
     /// The wait has no limit: the FIFO drains at the line rate, and a UART that never drains leaves
     /// nothing better to do with the byte.
-    pub fn write_byte(&self, byte: u8) {
+    fn write_byte(&self, byte: u8) {
         let registers = self.registers();
         while registers.fr.is_set(FR::TXFF) {
             spin_loop();
@@ -103,18 +105,11 @@ impl Pl011 {
         registers.dr.write(DR::DATA.val(u32::from(byte)));
     }
 
-    /// Queues `bytes` as they are (no newline translation).
-    pub fn write_bytes(&self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_byte(byte);
-        }
-    }
-
     /// Takes one received byte, if there is one.
     ///
     /// A byte that arrived damaged (framing or parity error, or a break, DDI 0183G 3.3.1) is dropped and
     /// `None` returned; an overrun only means an earlier byte was lost, so this one is kept.
-    pub fn try_read_byte(&self) -> Option<u8> {
+    fn try_read_byte(&self) -> Option<u8> {
         let registers = self.registers();
         if registers.fr.is_set(FR::RXFE) {
             return None;
@@ -128,79 +123,20 @@ impl Pl011 {
     }
 
     /// Waits until every queued byte has left the transmitter.
-    pub fn flush(&self) {
+    fn flush(&self) {
         while self.registers().fr.is_set(FR::BUSY) {
             spin_loop();
         }
     }
 
     /// Whether a byte is waiting to be read.
-    pub fn can_read(&self) -> bool {
+    fn can_read(&self) -> bool {
         !self.registers().fr.is_set(FR::RXFE)
     }
 
     /// Whether `write_byte` would return without waiting.
-    pub fn can_write(&self) -> bool {
+    fn can_write(&self) -> bool {
         !self.registers().fr.is_set(FR::TXFF)
-    }
-}
-
-impl embedded_io::ErrorType for Pl011 {
-    type Error = Infallible;
-}
-
-impl embedded_io::Write for Pl011 {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.write_bytes(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Pl011::flush(self);
-        Ok(())
-    }
-}
-
-impl embedded_io::WriteReady for Pl011 {
-    fn write_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_write())
-    }
-}
-
-impl embedded_io::Read for Pl011 {
-    /// Blocks until at least one byte has arrived, then takes what is there without waiting more.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let Some((first, rest)) = buf.split_first_mut() else {
-            return Ok(0);
-        };
-        *first = loop {
-            if let Some(byte) = self.try_read_byte() {
-                break byte;
-            }
-            spin_loop();
-        };
-        let mut count = 1;
-        for slot in rest {
-            let Some(byte) = self.try_read_byte() else {
-                break;
-            };
-            *slot = byte;
-            count += 1;
-        }
-        Ok(count)
-    }
-}
-
-impl embedded_io::ReadReady for Pl011 {
-    fn read_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.can_read())
-    }
-}
-
-impl fmt::Write for Pl011 {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        self.write_bytes(text.as_bytes());
-        Ok(())
     }
 }
 

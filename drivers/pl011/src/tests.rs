@@ -2,6 +2,7 @@
 
 use super::Pl011;
 use embedded_io::Read as _;
+use hyp_arm_serial::{SerialIo, SerialPort as _};
 
 const FR: usize = 0x018;
 const DR: usize = 0x000;
@@ -56,10 +57,13 @@ fn init_programs_8n1_with_fifos_and_keeps_the_divisors() {
 #[test]
 fn write_byte_stores_the_byte_in_the_data_register() {
     let mut frame = FakeFrame::new();
-    let mut uart = frame.uart();
+    let uart = frame.uart();
     uart.write_byte(b'x');
-    assert_eq!(embedded_io::Write::write(&mut uart, b"ab\n").unwrap(), 3);
-    core::fmt::Write::write_fmt(&mut uart, format_args!("{}", 7)).unwrap();
+    assert_eq!(
+        embedded_io::Write::write(&mut SerialIo(&uart), b"ab\n").unwrap(),
+        3
+    );
+    core::fmt::Write::write_fmt(&mut SerialIo(&uart), format_args!("{}", 7)).unwrap();
     assert_eq!(frame.read(DR), u32::from(b'7'));
 }
 
@@ -79,7 +83,7 @@ fn try_read_byte_honours_rxfe_and_drops_damaged_bytes() {
 fn read_returns_at_least_one_byte_and_zero_for_an_empty_buffer() {
     let mut frame = FakeFrame::new();
     frame.write(DR, u32::from(b'q'));
-    let mut uart = frame.uart();
+    let mut uart = SerialIo(frame.uart());
     let mut buffer = [0u8; 4];
     // The simulated FIFO never empties, so every slot fills.
     assert_eq!(uart.read(&mut buffer).unwrap(), 4);

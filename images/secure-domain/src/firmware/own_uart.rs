@@ -6,6 +6,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use hyp_arm_cadence_uart::CadenceUart;
+use hyp_arm_serial::SerialPort as _;
 
 /// The adopted UART's register frame, or 0 while the console is the hypercall.
 static BASE: AtomicU64 = AtomicU64::new(0);
