@@ -11,6 +11,7 @@ use crate::trap::exit::{
     load_value, DataAbort, Exit, SystemRegisterAccess, ICC_ASGI1R_EL1, ICC_SGI0R_EL1, ICC_SGI1R_EL1,
 };
 use crate::trap::smccc::{self, status, Call};
+use crate::vdev::trusted_time;
 
 use crate::domain::plan::{Role, SystemOffAction};
 
@@ -237,7 +238,7 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
 /// TRUSTED_TIME_SET: only a secure-role domain's clock is trusted; anyone else's call is
 /// refused and logged against it.
 fn trusted_time_set(guest: &Domain, vcpu: usize, unix_nanoseconds: u64) -> u64 {
-    if guest.plan.role != Role::Secure {
+    if !trusted_time::may_publish(guest.plan.role) {
         log_fault(
             guest,
             format_args!(

@@ -3,6 +3,14 @@
 //! board-emulated clocks (the goldfish RTC) add to the counter's time. Pure arithmetic, so the
 //! overflow cases are host-tested.
 
+use crate::domain::plan::Role;
+
+/// Whether a domain of `role` may publish trusted time: only the secure service partition, whose
+/// RTC no other domain can reach; a rich or driver domain's clock is whatever its guest says.
+pub fn may_publish(role: Role) -> bool {
+    role == Role::Secure
+}
+
 /// Nanoseconds in `ticks` of a counter running at `frequency` Hz; 0 for a zero frequency (a
 /// counter nobody set up measures nothing), `u64::MAX` past about 584 years.
 pub fn counter_nanoseconds(ticks: u64, frequency: u64) -> u64 {
@@ -61,6 +69,13 @@ pub fn unix_time_nanoseconds(counter_nanoseconds: u64, offset: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_secure_role_may_publish() {
+        assert!(may_publish(Role::Secure));
+        assert!(!may_publish(Role::Rich));
+        assert!(!may_publish(Role::Driver));
+    }
 
     #[test]
     fn counter_ticks_become_nanoseconds_without_overflow() {
