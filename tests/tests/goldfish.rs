@@ -70,6 +70,20 @@ fn console_command(qemu: &mut Qemu, line: &str) -> Result<(), Failure> {
     qemu.wait_for(&format!("[hyp] command `{line}`: done"), STEP_TIMEOUT)
 }
 
+/// 2020-09-13 in UNIX nanoseconds: any RTC following a real clock reads more; one counting from
+/// power-on reads far less.
+const AFTER_2020_NANOSECONDS: u64 = 1_600_000_000_000_000_000;
+
+/// The RTC's time from `devmem` reads of TIME_LOW then TIME_HIGH (`0x... 0x...`).
+fn rtc_nanoseconds(halves: &str) -> Option<u64> {
+    let mut words = halves
+        .split_whitespace()
+        .map(|word| u64::from_str_radix(word.strip_prefix("0x")?, 16).ok());
+    let low = words.next()??;
+    let high = words.next()??;
+    Some(high << 32 | low)
+}
+
 fn expect(qemu: &Qemu, what: &str, got: &str, wanted: &str) -> Result<(), Failure> {
     if got.trim() == wanted {
         Ok(())
@@ -139,6 +153,22 @@ fn goldfish_registers_follow_the_console() -> Result<(), Failure> {
     if first == second {
         return Err(qemu.failure(format!("the RTC did not move: {first} then {second}")));
     }
+    // It is UNIX time, from the secure domain's PL031 (TRUSTED_TIME_SET), not the time since
+    // power-on: TIME_LOW latches TIME_HIGH, so read them in that order in one command.
+    let halves = shell(
+        &mut qemu,
+        "RTCTIME",
+        &format!("devmem {RTC:#x} 32; devmem {:#x} 32", RTC + 4),
+    )?;
+    match rtc_nanoseconds(&halves) {
+        Some(nanoseconds) if nanoseconds > AFTER_2020_NANOSECONDS => {}
+        _ => {
+            return Err(qemu.failure(format!(
+                "the RTC's TIME_LOW, TIME_HIGH read `{halves}`: not a time after 2020, so the \
+                 secure domain's trusted time did not reach it"
+            )))
+        }
+    }
 
     // TTY: PUT_CHAR goes to the console as android's output.
     type_slowly(
@@ -179,8 +209,13 @@ fn goldfish_drivers_see_the_devices() -> Result<(), Failure> {
     let ac = shell(&mut qemu, "AC", "cat /sys/class/power_supply/ac/online")?;
     expect(&qemu, "AC online", &ac, "0")?;
     let since_epoch = shell(&mut qemu, "EPOCH", "cat /sys/class/rtc/rtc0/since_epoch")?;
-    if since_epoch.trim().parse::<u64>().is_err() {
-        return Err(qemu.failure(format!("rtc0 since_epoch is `{since_epoch}`")));
+    match since_epoch.trim().parse::<u64>() {
+        Ok(seconds) if seconds > AFTER_2020_NANOSECONDS / 1_000_000_000 => {}
+        _ => {
+            return Err(qemu.failure(format!(
+                "rtc0 since_epoch is `{since_epoch}`, not a time after 2020 (trusted time)"
+            )))
+        }
     }
     // The key press arrives on the keypad's event device: 24-byte input_events on arm64.
     // A reader in the background; the key goes in once it has the device open (evdev drops

@@ -121,6 +121,11 @@ pub fn counter_ticks() -> u64 {
     CNTPCT_EL0.get()
 }
 
+/// The system counter's frequency in Hz, as the firmware set CNTFRQ_EL0.
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
 /// Arms the EL2 physical timer (CNTHP) to interrupt at `deadline` ticks, or stops it. The
 /// scheduler uses it to wake a descheduled vCPU whose virtual timer expires.
 pub fn set_hypervisor_timer(deadline: Option<u64>) {

@@ -12,6 +12,7 @@ use crate::domain::plan::{VirtualDevicePlan, MAX_VIRTUAL_DEVICES};
 use crate::hyp_log;
 use crate::trap::exit::{load_value, DataAbort};
 use crate::vdev::emulated::{self, CommandError, DeviceContext, EmulatedDevice};
+use crate::vdev::trusted_time::{self, PublishError};
 
 use super::board::BoardConfig;
 use super::boot::machine;
@@ -69,8 +70,30 @@ pub fn devices_of(name: &str) -> impl Iterator<Item = &'static BoardDeviceRuntim
 }
 
 /// Nanoseconds to add to the counter's time to get UNIX time, once the secure domain published
-/// trusted time; 0 until then (the RTC then reads the time since the counter started).
+/// trusted time (TRUSTED_TIME_SET); 0 until then (the RTC then reads the time since the counter
+/// started).
 static UNIX_TIME_OFFSET_NANOSECONDS: AtomicU64 = AtomicU64::new(0);
+
+/// The system counter's time in nanoseconds.
+fn counter_nanoseconds() -> u64 {
+    trusted_time::counter_nanoseconds(cpu::counter_ticks(), cpu::counter_frequency())
+}
+
+/// UNIX time now, as the board's emulated clocks see it.
+fn unix_time_nanoseconds() -> u64 {
+    trusted_time::unix_time_nanoseconds(
+        counter_nanoseconds(),
+        UNIX_TIME_OFFSET_NANOSECONDS.load(Ordering::Acquire),
+    )
+}
+
+/// Takes `unix_nanoseconds` as the time now (the caller checked that a secure domain gave it).
+/// A later call replaces the offset, so the secure domain may correct the time.
+pub fn publish_trusted_time(unix_nanoseconds: u64) -> Result<(), PublishError> {
+    let offset = trusted_time::offset_for(unix_nanoseconds, counter_nanoseconds())?;
+    UNIX_TIME_OFFSET_NANOSECONDS.store(offset, Ordering::Release);
+    Ok(())
+}
 
 /// What a device may reach while serving `domain`.
 struct Context<'a> {
@@ -88,9 +111,7 @@ impl DeviceContext for Context<'_> {
     }
 
     fn unix_time_nanoseconds(&self) -> u64 {
-        cpu::counter_microseconds()
-            .saturating_mul(1000)
-            .wrapping_add(UNIX_TIME_OFFSET_NANOSECONDS.load(Ordering::Acquire))
+        unix_time_nanoseconds()
     }
 }
 

@@ -11,6 +11,7 @@ use crate::trap::exit::{
     load_value, DataAbort, Exit, SystemRegisterAccess, ICC_ASGI1R_EL1, ICC_SGI0R_EL1, ICC_SGI1R_EL1,
 };
 use crate::trap::smccc::{self, status, Call};
+use crate::vdev::trusted_time;
 
 use crate::domain::plan::{Role, SystemOffAction};
 
@@ -216,6 +217,9 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
                 status::INVALID_PARAMETERS
             }
         }
+        Call::TrustedTimeSet { unix_nanoseconds } => {
+            trusted_time_set(guest, vcpu, unix_nanoseconds)
+        }
         Call::Unknown { function_id } => {
             if !smccc::is_standard_discovery_call(function_id) {
                 log_fault(
@@ -229,6 +233,39 @@ fn smccc_call(guest: &Domain, vcpu: usize, registers: &mut GuestRegisters) {
         }
     };
     registers.x[0] = result;
+}
+
+/// TRUSTED_TIME_SET: only a secure-role domain's clock is trusted; anyone else's call is
+/// refused and logged against it.
+fn trusted_time_set(guest: &Domain, vcpu: usize, unix_nanoseconds: u64) -> u64 {
+    if !trusted_time::may_publish(guest.plan.role) {
+        log_fault(
+            guest,
+            format_args!(
+                "vCPU {vcpu}: TRUSTED_TIME_SET refused: only a secure-role domain may set \
+                 trusted time (this one's role is {:?})",
+                guest.plan.role
+            ),
+        );
+        return status::DENIED;
+    }
+    match board_devices::publish_trusted_time(unix_nanoseconds) {
+        Ok(()) => {
+            hyp_log!(
+                "{}: trusted time set to {} s (UNIX)",
+                guest.name(),
+                unix_nanoseconds / 1_000_000_000
+            );
+            status::SUCCESS
+        }
+        Err(error) => {
+            log_fault(
+                guest,
+                format_args!("vCPU {vcpu}: TRUSTED_TIME_SET refused: {error}"),
+            );
+            status::INVALID_PARAMETERS
+        }
+    }
 }
 
 /// An access to the virtual GIC's distributor or redistributors, emulated; `false` if `abort` is

@@ -40,6 +40,11 @@ pub mod hypercall {
     /// x1 = the caller's channel number (the order of its `hyp-arm,channel-ring` nodes): it put
     /// messages into that channel's ring or took some out. x0 = SUCCESS or INVALID_PARAMETERS.
     pub const CHANNEL_NOTIFY: u32 = 0xc600_0005;
+    /// x1 = UNIX time in nanoseconds, read from a clock the caller trusts. Only a secure-role
+    /// domain may call it; hyp-arm keeps the time as an offset from its counter for the clocks
+    /// it emulates. x0 = SUCCESS, DENIED for another role, INVALID_PARAMETERS for a time earlier
+    /// than the counter's uptime.
+    pub const TRUSTED_TIME_SET: u32 = 0xc600_0006;
     /// The version `HYP_VERSION` returns: 1.0.
     pub const VERSION: u64 = 0x0001_0000;
     /// The most bytes one `CONSOLE_WRITE` carries (x2..x6).
@@ -117,6 +122,9 @@ pub enum Call {
     ChannelNotify {
         channel: u64,
     },
+    TrustedTimeSet {
+        unix_nanoseconds: u64,
+    },
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown {
         function_id: u32,
@@ -134,6 +142,9 @@ impl Call {
             DOMAIN_READY => Call::DomainReady,
             YIELD => Call::Yield,
             CHANNEL_NOTIFY => Call::ChannelNotify { channel: x[1] },
+            TRUSTED_TIME_SET => Call::TrustedTimeSet {
+                unix_nanoseconds: x[1],
+            },
             CONSOLE_WRITE => {
                 let length = x[1];
                 if length == 0 || length > CONSOLE_WRITE_MAX as u64 {
@@ -297,6 +308,28 @@ mod tests {
         );
         x[0] = function::PSCI_VERSION as u64;
         assert_eq!(Call::decode_registers(&x), Call::PsciVersion);
+    }
+
+    #[test]
+    fn decodes_trusted_time_with_its_full_64_bit_argument() {
+        let mut x = [0u64; 7];
+        x[0] = 0xc600_0006;
+        x[1] = 1_700_000_000_123_456_789;
+        assert_eq!(
+            Call::decode_registers(&x),
+            Call::TrustedTimeSet {
+                unix_nanoseconds: 1_700_000_000_123_456_789
+            }
+        );
+        // The upper half of x0 is not part of the function ID.
+        x[0] |= 0xffff_ffff_0000_0000;
+        x[1] = u64::MAX;
+        assert_eq!(
+            Call::decode_registers(&x),
+            Call::TrustedTimeSet {
+                unix_nanoseconds: u64::MAX
+            }
+        );
     }
 
     #[test]

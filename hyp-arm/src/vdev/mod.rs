@@ -4,3 +4,4 @@
 
 pub mod emulated;
 pub mod pl011;
+pub mod trusted_time;

@@ -1,5 +1,11 @@
 //! Generic-timer arithmetic for the heartbeat: tick counts to milliseconds, and the next
-//! deadline of a periodic timer that must not drift nor fire in a burst after a stall.
+//! deadline of a periodic timer that must not drift nor fire in a burst after a stall; and the
+//! RTC's seconds as the nanoseconds hyp-arm's TRUSTED_TIME_SET takes.
+
+/// UNIX nanoseconds for the PL031's `seconds` (a 32-bit count, so the product fits in u64).
+pub fn rtc_seconds_to_unix_nanoseconds(seconds: u32) -> u64 {
+    u64::from(seconds) * 1_000_000_000
+}
 
 /// Milliseconds in `ticks` of a counter running at `frequency` Hz; 0 for a zero frequency
 /// (the caller checks CNTFRQ_EL0 first and reports it).
@@ -43,6 +49,19 @@ mod tests {
         // A counter near its end does not overflow the multiplication.
         assert_eq!(ticks_to_milliseconds(u64::MAX, 1000), u64::MAX);
         assert_eq!(ticks_to_milliseconds(5, 0), 0);
+    }
+
+    #[test]
+    fn rtc_seconds_become_nanoseconds_even_at_the_end_of_the_counter() {
+        assert_eq!(
+            rtc_seconds_to_unix_nanoseconds(1_700_000_000),
+            1_700_000_000_000_000_000
+        );
+        assert_eq!(rtc_seconds_to_unix_nanoseconds(0), 0);
+        assert_eq!(
+            rtc_seconds_to_unix_nanoseconds(u32::MAX),
+            4_294_967_295_000_000_000
+        );
     }
 
     #[test]

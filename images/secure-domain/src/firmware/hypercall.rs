@@ -14,6 +14,8 @@ const DOMAIN_READY: u64 = 0xC600_0003;
 /// CHANNEL_NOTIFY: x1 = the channel's index (its position among the tree's channel nodes);
 /// hyp-arm then moves what the backend put into, or freed in, that channel's rings.
 const CHANNEL_NOTIFY: u64 = 0xC600_0005;
+/// TRUSTED_TIME_SET: x1 = UNIX time in nanoseconds, which hyp-arm's emulated clocks then follow.
+const TRUSTED_TIME_SET: u64 = 0xC600_0006;
 
 /// One SMCCC call with up to six arguments; returns x0.
 fn call(function: u64, arguments: [u64; 6]) -> i64 {
@@ -56,6 +58,12 @@ pub fn domain_ready() -> i64 {
 /// Rings hyp-arm for channel `index`; returns its status (0).
 pub fn channel_notify(index: u32) -> i64 {
     call(CHANNEL_NOTIFY, [u64::from(index), 0, 0, 0, 0, 0])
+}
+
+/// Publishes UNIX time (nanoseconds) to hyp-arm; returns its status (0, -3 DENIED for a domain
+/// that is not secure-role, -2 for a time before the counter started).
+pub fn trusted_time_set(unix_nanoseconds: u64) -> i64 {
+    call(TRUSTED_TIME_SET, [unix_nanoseconds, 0, 0, 0, 0, 0])
 }
 
 /// hyp-arm's interface version, major << 16 | minor; negative if the call is not supported.

@@ -124,6 +124,7 @@ pub extern "C" fn main(device_tree: u64) -> ! {
     let rtc = platform
         .rtc
         .and_then(|rtc| unsafe { Pl031::probe(rtc.base) });
+    publish_trusted_time(&rtc);
     // SAFETY: the GIC's frames from the device tree, mapped as Device memory; nothing else in
     // the domain programs the GIC.
     let gic = unsafe { gic::enable_private_interrupt(platform.gic, platform.virtual_timer_intid) };
@@ -221,6 +222,30 @@ fn map_channel(channel: ChannelLookup) -> Option<Result<ChannelNode, StartError>
         }
     }
 }
+
+/// TRUSTED_TIME_SET with the RTC's time, so the clocks hyp-arm emulates for other domains (the
+/// goldfish RTC) read UNIX time; before `tell_ready`, so domains that start after this one see
+/// it from their first read. A refusal is logged and the domain carries on: those clocks then
+/// keep counting from power-on.
+#[cfg(not(feature = "bare-qemu"))]
+fn publish_trusted_time(rtc: &Option<Pl031>) {
+    let Some(rtc) = rtc else {
+        say!("secure-domain: no RTC, trusted time not published");
+        return;
+    };
+    let seconds = rtc.seconds();
+    let unix_nanoseconds = hyp_arm_secure_domain::clock::rtc_seconds_to_unix_nanoseconds(seconds);
+    match hypercall::trusted_time_set(unix_nanoseconds) {
+        0 => say!("secure-domain: trusted time published {seconds}"),
+        status => say!(
+            "secure-domain: trusted time {seconds} not published: TRUSTED_TIME_SET returned {status}"
+        ),
+    }
+}
+
+/// Bare QEMU has no hypervisor to publish the time to.
+#[cfg(feature = "bare-qemu")]
+fn publish_trusted_time(_rtc: &Option<Pl031>) {}
 
 /// DOMAIN_READY: domains that wait for this one may start.
 #[cfg(not(feature = "bare-qemu"))]
