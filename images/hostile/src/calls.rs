@@ -1,9 +1,10 @@
-//! Hypercall misuse: function IDs nobody assigned, CONSOLE_WRITE with impossible lengths, PSCI
-//! calls naming CPUs the guest does not have or entry points outside its RAM.
+//! Hypercall misuse: function IDs nobody assigned, CONSOLE_WRITE with impossible lengths, the
+//! secure domain's TRUSTED_TIME_SET, PSCI calls naming CPUs the guest does not have or entry
+//! points outside its RAM.
 
 use crate::hypercall::{
-    self, CHANNEL_NOTIFY, CONSOLE_WRITE, HYP_LAST_ASSIGNED, HYP_VERSION, INVALID_PARAMETERS,
-    NOT_SUPPORTED, PSCI_AFFINITY_INFO, PSCI_CPU_ON,
+    self, CHANNEL_NOTIFY, CONSOLE_WRITE, DENIED, HYP_LAST_ASSIGNED, HYP_VERSION,
+    INVALID_PARAMETERS, NOT_SUPPORTED, PSCI_AFFINITY_INFO, PSCI_CPU_ON, TRUSTED_TIME_SET,
 };
 use crate::machine::Machine;
 use crate::tally;
@@ -21,7 +22,7 @@ pub fn misuse(machine: &Machine) {
         });
     }
     // Random IDs outside the services that exist (PSCI 0x84/0xC4, SMCCC architecture 0x80,
-    // hyp-arm's 0xC6 with numbers 0-5).
+    // hyp-arm's 0xC6 with numbers 0-6).
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut tried = 0;
     while tried < RANDOM_CALLS {
@@ -52,6 +53,16 @@ pub fn misuse(machine: &Machine) {
             CHANNEL_NOTIFY,
             [channel, 0, 0, 0, 0, 0],
             |result| result == INVALID_PARAMETERS,
+        );
+    }
+
+    // Only a secure-role domain may set the time the goldfish RTC and others read.
+    for unix_nanoseconds in [0, 1_795_000_000_000_000_000, u64::MAX] {
+        expect(
+            "trusted-time-set",
+            TRUSTED_TIME_SET,
+            [unix_nanoseconds, 0, 0, 0, 0, 0],
+            |result| result == DENIED,
         );
     }
 

@@ -10,13 +10,15 @@ pub const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
 pub const HYP_VERSION: u64 = 0xc600_0000;
 pub const CONSOLE_WRITE: u64 = 0xc600_0002;
 pub const CHANNEL_NOTIFY: u64 = 0xc600_0005;
-/// hyp-arm's highest function number in use (CHANNEL_NOTIFY); the ones above it are unassigned.
-pub const HYP_LAST_ASSIGNED: u64 = 0xc600_0005;
+pub const TRUSTED_TIME_SET: u64 = 0xc600_0006;
+/// hyp-arm's highest function number in use (TRUSTED_TIME_SET); the ones above it are unassigned.
+pub const HYP_LAST_ASSIGNED: u64 = 0xc600_0006;
 /// The most bytes one CONSOLE_WRITE carries.
 pub const CONSOLE_WRITE_MAX: usize = 40;
 
 pub const NOT_SUPPORTED: u64 = -1i64 as u64;
 pub const INVALID_PARAMETERS: u64 = -2i64 as u64;
+pub const DENIED: u64 = -3i64 as u64;
 
 /// Whether calls use SMC rather than HVC (the PSCI node's `method`).
 static USE_SMC: AtomicBool = AtomicBool::new(false);
