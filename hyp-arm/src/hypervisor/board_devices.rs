@@ -10,6 +10,7 @@ use crate::channel::guest_memory::GuestMemory;
 use crate::console::{self, Shown};
 use crate::domain::plan::{VirtualDevicePlan, MAX_VIRTUAL_DEVICES};
 use crate::hyp_log;
+use crate::platform::MemoryRange;
 use crate::trap::exit::{load_value, DataAbort};
 use crate::vdev::emulated::{self, CommandError, DeviceContext, EmulatedDevice};
 use crate::vdev::trusted_time::{self, PublishError};
@@ -124,9 +125,9 @@ pub fn emulate_access(
     abort: &DataAbort,
     instruction_length: u64,
 ) -> bool {
-    let Some(runtime) = devices_of(domain.name()).find(|device| {
-        abort.ipa >= device.plan.address && abort.ipa - device.plan.address < device.plan.size
-    }) else {
+    let Some(runtime) = devices_of(domain.name())
+        .find(|device| MemoryRange::new(device.plan.address, device.plan.size).contains(abort.ipa))
+    else {
         return false;
     };
     let offset = abort.ipa - runtime.plan.address;
